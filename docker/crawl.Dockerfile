@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1.7
+# nolabel crawl step image: `python -m components.crawl <command> ...` (flows: run-json PARAMS).
+# Build from the repo root: docker build -f docker/crawl.Dockerfile -t nolabel/crawl:TAG .
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+
+# ---- builder: a self-contained venv with the project and CPU torch --------------------------
+FROM ${PYTHON_IMAGE} AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv \
+    && pip install "pip>=24" "setuptools>=61,<70" "wheel>=0.43"
+# The project pins torch; take the CPU build so the image carries no CUDA libraries.
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY components ./components
+COPY flows ./flows
+RUN pip install . && pip check
+
+# ---- runtime: the venv only, no compilers, non-root ------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="nolabel-crawl" \
+      org.opencontainers.image.description="nolabel crawl step (web image search to dataset)" \
+      org.opencontainers.image.licenses="MIT"
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/home/nolabel \
+    XDG_CACHE_HOME=/tmp/.cache \
+    NOLABEL_HOME=/var/lib/nolabel
+RUN groupadd --gid 10001 nolabel \
+    && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/nolabel \
+       --shell /usr/sbin/nologin nolabel \
+    && mkdir -p /var/lib/nolabel \
+    && chown 10001:10001 /var/lib/nolabel
+COPY --from=builder /opt/venv /opt/venv
+RUN python -m components.crawl --help > /dev/null
+WORKDIR /home/nolabel
+USER 10001:10001
+ENTRYPOINT ["python", "-m", "components.crawl"]
+CMD ["--help"]

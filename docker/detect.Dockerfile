@@ -1,0 +1,63 @@
+# syntax=docker/dockerfile:1.7
+# nolabel detect image (detector train / eval / score) on the CUDA PyTorch base image.
+# mmcv 2.1.0 has no wheel for this torch/CUDA pair: its CUDA ops are compiled in the builder
+# (the -devel image, nvcc included); the runtime stage is the matching -runtime image.
+#   docker run --gpus all nolabel/detect:TAG run-json @params.json
+#   docker run --gpus all nolabel/detect:TAG eval-json @params.json
+# The tags must name the torch the project pins (pyproject: torch==2.13.0) and Python 3.11.
+ARG CUDA_DEVEL_IMAGE=pytorch/pytorch:2.13.0-cuda12.8-cudnn9-devel
+ARG CUDA_RUNTIME_IMAGE=pytorch/pytorch:2.13.0-cuda12.8-cudnn9-runtime
+
+# ---- builder: nvcc + compilers live here only ------------------------------------------------
+FROM ${CUDA_DEVEL_IMAGE} AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python -c "import sys, torch; assert sys.version_info[:2] == (3, 11), sys.version; print(torch.__version__)"
+# The venv sees the base image's CUDA torch (system site packages) and adds everything else.
+RUN python -m venv --system-site-packages /opt/venv \
+    && pip install "pip>=24" "setuptools>=61,<70" "wheel>=0.43" "ninja>=1.11"
+ARG MMCV_VERSION=2.1.0
+ARG TORCH_CUDA_ARCH_LIST="7.0;7.5;8.0;8.6;8.9;9.0"
+ARG MAX_JOBS=4
+RUN MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST}" \
+    MAX_JOBS="${MAX_JOBS}" \
+    pip wheel --no-deps --no-build-isolation --wheel-dir /wheels "mmcv==${MMCV_VERSION}" \
+    && pip install --no-index --find-links /wheels "mmcv==${MMCV_VERSION}"
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY components ./components
+COPY flows ./flows
+# The project itself (local path with extras; its own deps are pinned in pyproject.toml).
+# hadolint ignore=DL3013
+RUN pip install ".[detect]" && pip check
+RUN opencv_version="$(pip show opencv-python | sed -n 's/^Version: //p')" \
+    && pip uninstall -y opencv-python \
+    && pip install "opencv-python-headless==${opencv_version}"
+
+# ---- runtime: CUDA runtime + the venv, no nvcc, non-root --------------------------------------
+FROM ${CUDA_RUNTIME_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="nolabel-detect" \
+      org.opencontainers.image.description="nolabel detector training, evaluation and scoring (CUDA)" \
+      org.opencontainers.image.licenses="MIT"
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/home/nolabel \
+    XDG_CACHE_HOME=/tmp/.cache \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    NOLABEL_HOME=/var/lib/nolabel
+RUN groupadd --gid 10001 nolabel \
+    && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/nolabel \
+       --shell /usr/sbin/nologin nolabel \
+    && mkdir -p /var/lib/nolabel \
+    && chown 10001:10001 /var/lib/nolabel
+COPY --from=builder /opt/venv /opt/venv
+RUN python -c "import mmcv.ops, mmdet" && python -m components.detect --help > /dev/null
+WORKDIR /home/nolabel
+USER 10001:10001
+ENTRYPOINT ["python", "-m", "components.detect"]
+CMD ["--help"]

@@ -1,0 +1,72 @@
+# syntax=docker/dockerfile:1.7
+# nolabel REST service image: uvicorn serving components.serve.app:create_app (factory), CPU only.
+# It loads the classifier and the detector, so it carries CPU torch, mmcv 2.1.0 (ops compiled in
+# the builder stage against that torch) and mmdet 3.3.
+#   docker run -p 8000:8000 -e NOLABEL_API_TOKEN=... nolabel/serve:TAG
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+
+# ---- builder: compilers live here only ------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv \
+    && pip install "pip>=24" "setuptools>=61,<70" "wheel>=0.43" "ninja>=1.11"
+# CPU torch from the PyTorch CPU index (PyPI's default wheel pulls in CUDA libraries).
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+# mmcv ships no wheel for this torch: compile its ops against the torch above. setup.py imports
+# torch and pkg_resources, hence no build isolation and setuptools<70.
+ARG MMCV_VERSION=2.1.0
+ARG MAX_JOBS=4
+RUN MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS}" \
+    pip wheel --no-deps --no-build-isolation --wheel-dir /wheels "mmcv==${MMCV_VERSION}" \
+    && pip install --no-index --find-links /wheels "mmcv==${MMCV_VERSION}"
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY components ./components
+COPY flows ./flows
+# The project itself (local path with extras; its own deps are pinned in pyproject.toml).
+# hadolint ignore=DL3013
+RUN pip install ".[detect]" && pip check
+# opencv-python needs libGL; the headless build of the same version needs no system libraries.
+RUN opencv_version="$(pip show opencv-python | sed -n 's/^Version: //p')" \
+    && pip uninstall -y opencv-python \
+    && pip install "opencv-python-headless==${opencv_version}"
+
+# ---- runtime: the venv only, no compilers, non-root ------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="nolabel-serve" \
+      org.opencontainers.image.description="nolabel REST API (classify and detect), CPU" \
+      org.opencontainers.image.licenses="MIT"
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/home/nolabel \
+    XDG_CACHE_HOME=/tmp/.cache \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    NOLABEL_HOME=/var/lib/nolabel \
+    NOLABEL_DEVICE=cpu \
+    PORT=8000
+RUN groupadd --gid 10001 nolabel \
+    && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/nolabel \
+       --shell /usr/sbin/nologin nolabel \
+    && mkdir -p /var/lib/nolabel \
+    && chown 10001:10001 /var/lib/nolabel
+COPY --from=builder /opt/venv /opt/venv
+RUN python -c "import cv2, mmcv.ops, mmdet, torch, uvicorn; import components.serve.app"
+WORKDIR /home/nolabel
+USER 10001:10001
+EXPOSE 8000
+# No curl in the slim image: the probe is a few lines of stdlib Python.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
+ENTRYPOINT ["python", "-m", "uvicorn", "components.serve.app:create_app", "--factory"]
+CMD ["--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--timeout-graceful-shutdown", "20"]

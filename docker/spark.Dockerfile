@@ -1,0 +1,65 @@
+# syntax=docker/dockerfile:1.7
+# nolabel Spark image, shared by two steps: transfer (train/classify) and lime (explain).
+# Python 3.11 + JRE 17 + pyspark + CPU torch. The entrypoint is `python -m`; the first argument
+# names the step module:
+#   docker run nolabel/spark:TAG components.transfer run-json '{"dataset": "lion"}'
+#   docker run nolabel/spark:TAG components.lime run-json @params.json
+# (Kubernetes Jobs may equally set command: ["python", "-m", "components.lime", "run-json", ...].)
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+ARG JRE_IMAGE=eclipse-temurin:17.0.13_11-jre-jammy
+
+# ---- JRE 17 from the Temurin image (a self-contained /opt/java/openjdk tree) -----------------
+FROM ${JRE_IMAGE} AS jre
+
+# ---- builder: a self-contained venv with the project and CPU torch --------------------------
+FROM ${PYTHON_IMAGE} AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv \
+    && pip install "pip>=24" "setuptools>=61,<70" "wheel>=0.43"
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY components ./components
+COPY flows ./flows
+RUN pip install . && pip check
+
+# ---- runtime: venv + JRE, no compilers, non-root ---------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="nolabel-spark" \
+      org.opencontainers.image.description="nolabel transfer and lime steps (Spark, CPU torch)" \
+      org.opencontainers.image.licenses="MIT"
+ENV JAVA_HOME=/opt/java/openjdk \
+    PATH=/opt/venv/bin:/opt/java/openjdk/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PYSPARK_PYTHON=/opt/venv/bin/python \
+    SPARK_LOCAL_IP=127.0.0.1 \
+    HOME=/home/nolabel \
+    XDG_CACHE_HOME=/tmp/.cache \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    NOLABEL_HOME=/var/lib/nolabel
+# procps: Spark's launch scripts call `ps`.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends procps \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 10001 nolabel \
+    && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/nolabel \
+       --shell /usr/sbin/nologin nolabel \
+    && mkdir -p /var/lib/nolabel \
+    && chown 10001:10001 /var/lib/nolabel
+COPY --from=jre /opt/java/openjdk /opt/java/openjdk
+COPY --from=builder /opt/venv /opt/venv
+RUN java -version \
+    && python -m components.transfer --help > /dev/null \
+    && python -m components.lime --help > /dev/null
+WORKDIR /home/nolabel
+USER 10001:10001
+ENTRYPOINT ["python", "-m"]
+CMD ["components.transfer", "--help"]
