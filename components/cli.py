@@ -1,0 +1,45 @@
+"""The ``nolabel`` command: one subcommand per step, each printing one JSON line last."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from components.common.cli import new_app, run_app
+
+# Each module exposes ``register(app)`` adding its subcommands to the top-level app.
+STEP_CLI_MODULES = (
+    "components.crawl.cli",
+    "components.transfer.cli",
+    "components.lime.cli",
+    "components.detect.cli",
+    "components.serve.cli",
+    "flows.cli",
+    "components.common.commands",
+)
+
+
+def build_app() -> typer.Typer:
+    """The top-level Typer app with every step's subcommands."""
+    app = new_app(
+        "nolabel: an object detector for almost anything from web image search, no labels."
+    )
+    for module_name in STEP_CLI_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:  # a step not built yet
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        module.register(app)
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    run_app(build_app())
+
+
+if __name__ == "__main__":
+    main()

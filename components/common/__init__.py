@@ -1,0 +1,1 @@
+"""Shared foundation: settings, artifact store, MLflow tracking, CLI helpers."""

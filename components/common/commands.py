@@ -1,0 +1,39 @@
+"""Foundation subcommands: ``nolabel doctor`` checks the store and tracking configuration."""
+
+from __future__ import annotations
+
+import typer
+
+from components.common.cli import emit
+
+
+def doctor() -> None:
+    """Open the artifact store and MLflow tracking; print where everything lives."""
+    from components.common import tracking
+    from components.common.settings import get_settings
+    from components.common.store import open_store
+
+    settings = get_settings()
+    store = open_store(settings)
+    probe_key = ".nolabel-doctor"
+    store.put_bytes(probe_key, b"ok")
+    readable = store.get_bytes(probe_key) == b"ok"
+    store.delete(probe_key)
+    experiment_id = tracking.configure(settings)
+    emit(
+        {
+            "home": str(settings.home),
+            "store": store.root_uri(),
+            "store_writable": readable,
+            "tracking_uri": settings.tracking_uri,
+            "experiment_id": experiment_id,
+            "artifact_root": tracking.artifact_root(settings),
+            "execution": settings.execution,
+            "spark_master": settings.spark_master,
+        }
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the foundation commands to the top-level app."""
+    app.command("doctor")(doctor)

@@ -1,0 +1,106 @@
+"""Image bytes → checked RGB images: magic-byte sniffing, pixel caps, metadata stripping."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from components.common.errors import InputError
+
+DEFAULT_MAX_PIXELS = 50_000_000
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+class ImageError(InputError):
+    """An unusable image; ``reason`` is a short machine-readable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The image format named by the leading bytes, or None if it is not a known image."""
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """Decode bytes into an RGB ``PIL.Image``, refusing non-images, bombs and truncated files."""
+    from PIL import Image, ImageOps
+
+    if not data:
+        raise ImageError("empty", "empty image")
+    kind = sniff_image_type(data)
+    if kind is None:
+        raise ImageError("not_an_image", "content is not a JPEG/PNG/GIF/BMP/TIFF/WebP image")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+    except Exception as exc:
+        raise ImageError("undecodable", f"cannot read {kind} header: {exc}") from None
+    if width * height > max_pixels:
+        raise ImageError(
+            "too_many_pixels", f"{width}x{height} exceeds the pixel cap of {max_pixels}"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return image.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        raise ImageError("too_many_pixels", str(exc)) from None
+    except Exception as exc:
+        raise ImageError("undecodable", f"cannot decode {kind}: {exc}") from None
+
+
+def encode_jpeg(image, quality: int = 92) -> bytes:
+    """JPEG bytes of an RGB image with no EXIF/GPS or other metadata."""
+    buffer = io.BytesIO()
+    clean = image.convert("RGB")
+    clean.info.pop("exif", None)
+    clean.save(buffer, format="JPEG", quality=quality, exif=b"", icc_profile=None)
+    return buffer.getvalue()
+
+
+def load_rgb(source: bytes | str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS):
+    """An RGB ``PIL.Image`` from bytes or a file path (errors as ``ImageError``)."""
+    if isinstance(source, bytes | bytearray):
+        return decode_image(bytes(source), max_pixels)
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError("unreadable", f"cannot read {path}: {exc.strerror or exc}") from None
+    return decode_image(data, max_pixels)
+
+
+def to_array(image) -> np.ndarray:
+    """HxWx3 uint8 array of an RGB image."""
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def list_images(root: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
+    """Image-like files under ``root`` by suffix, sorted (content is checked when read)."""
+    base = Path(root)
+    if not base.is_dir():
+        raise InputError(f"{root} is not a directory")
+    pattern = base.rglob("*") if recursive else base.glob("*")
+    return sorted(p for p in pattern if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

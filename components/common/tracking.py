@@ -1,0 +1,190 @@
+"""MLflow helpers: configuration, runs, logging, registration and model URI resolution."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from components.common.errors import ConfigurationError, InputError
+from components.common.settings import Settings, get_settings
+
+DEFAULT_ALIASES = ("production", "candidate")
+
+
+def artifact_root(settings: Settings) -> str:
+    """Where MLflow puts artifacts: the S3 bucket when S3 is set, else the local store."""
+    if settings.uses_s3:
+        return f"s3://{settings.s3_bucket}/mlflow"
+    return (settings.store_dir / "mlflow").as_uri()
+
+
+def configure(settings: Settings | None = None) -> str:
+    """Point MLflow at the configured tracking server and store; return the experiment id."""
+    import mlflow
+
+    settings = settings or get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if settings.uses_s3:
+        scheme = "https" if settings.s3_secure else "http"
+        endpoint = settings.s3_endpoint or ""
+        if "://" not in endpoint:
+            endpoint = f"{scheme}://{endpoint}"
+        os.environ["MLFLOW_S3_ENDPOINT_URL"] = endpoint
+        if settings.s3_access_key:
+            os.environ["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
+        if settings.s3_secret_key:
+            os.environ["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key.get_secret_value()
+        if settings.s3_region:
+            os.environ.setdefault("AWS_DEFAULT_REGION", settings.s3_region)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    client = mlflow.MlflowClient()
+    try:
+        experiment = client.get_experiment_by_name(settings.mlflow_experiment)
+        if experiment is None:
+            experiment_id = client.create_experiment(
+                settings.mlflow_experiment, artifact_location=artifact_root(settings)
+            )
+        else:
+            experiment_id = experiment.experiment_id
+    except Exception as exc:
+        raise ConfigurationError(
+            f"cannot use MLflow tracking at {settings.tracking_uri}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        ) from None
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+@contextlib.contextmanager
+def start_run(
+    run_name: str,
+    *,
+    nested: bool = False,
+    tags: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
+) -> Iterator[Any]:
+    """Start an MLflow run (configuring MLflow first) and yield it."""
+    import mlflow
+
+    if not nested or mlflow.active_run() is None:
+        configure(settings)
+    with mlflow.start_run(run_name=run_name, nested=nested, tags=dict(tags or {})) as run:
+        yield run
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log parameters, turning non-scalars into JSON strings."""
+    import mlflow
+
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            flat[key] = value
+        else:
+            flat[key] = json.dumps(value, default=str)[:6000]
+    mlflow.log_params(flat)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Log numeric metrics (non-finite values are skipped)."""
+    import math
+
+    import mlflow
+
+    clean = {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and math.isfinite(float(v))
+    }
+    mlflow.log_metrics(clean, step=step)
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    """Log a matplotlib figure as a PNG artifact."""
+    import mlflow
+
+    mlflow.log_figure(figure, artifact_file)
+
+
+def log_json(data: Any, artifact_file: str) -> None:
+    """Log a JSON-serialisable object as an artifact."""
+    import mlflow
+
+    mlflow.log_dict(data, artifact_file)
+
+
+def log_file(path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Log a local file as an artifact."""
+    import mlflow
+
+    mlflow.log_artifact(str(path), artifact_path)
+
+
+def register_model(model_uri: str, name: str, alias: str = "candidate") -> str:
+    """Register ``model_uri`` under ``name``, point ``alias`` at it; return the version."""
+    import mlflow
+
+    version = mlflow.register_model(model_uri, name)
+    mlflow.MlflowClient().set_registered_model_alias(name, alias, version.version)
+    return str(version.version)
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    """Point ``alias`` of model ``name`` at ``version``."""
+    import mlflow
+
+    mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """The version ``alias`` points at, or None if the model or alias does not exist."""
+    import mlflow
+
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+    except Exception:
+        return None
+
+
+def resolve_model_uri(
+    uri: str | None, name: str, aliases: tuple[str, ...] = DEFAULT_ALIASES
+) -> str:
+    """Turn ``--model`` into a loadable URI.
+
+    ``None`` means the registered model ``name`` at the first alias that exists (production,
+    then candidate). ``models:/``, ``runs:/`` and other MLflow URIs pass through; a local path
+    must exist.
+    """
+    configure()
+    if uri:
+        if "://" in uri or uri.startswith(("models:/", "runs:/")):
+            return uri
+        path = Path(uri).expanduser()
+        if not path.exists():
+            raise InputError(f"model path {uri} does not exist")
+        return str(path.resolve())
+    for alias in aliases:
+        if alias_version(name, alias) is not None:
+            return f"models:/{name}@{alias}"
+    raise InputError(
+        f"no registered model {name!r} with alias {' or '.join(aliases)}; "
+        "train one first or pass --model"
+    )
+
+
+def download_model(uri: str) -> Path:
+    """Download an MLflow model (or return a local model directory) as a local path."""
+    import mlflow
+
+    path = Path(uri)
+    if path.exists():
+        return path
+    configure()
+    target = Path(tempfile.mkdtemp(prefix="nolabel-model-"))
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
