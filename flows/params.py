@@ -1,0 +1,115 @@
+"""Validated parameters of the flows (shown as forms in the Prefect UI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from components.common.datasets import check_name
+from components.common.errors import InputError
+
+PROVIDERS = ("demo", "folder", "openverse", "wikimedia", "inaturalist", "bing")
+
+
+class PipelineParams(BaseModel):
+    """Everything ``build_detector`` needs: crawl, classifier, LIME and detector settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(..., description="Dataset name in the store (letters, digits, ._-).")
+    provider: Literal["demo", "folder", "openverse", "wikimedia", "inaturalist", "bing"] = Field(
+        "demo", description="Image search provider."
+    )
+    positive: list[str] = Field(..., min_length=1, description="Positive-class search queries.")
+    negative: list[str] = Field(default_factory=list, description="Negative-class queries.")
+    random_negatives: int = Field(
+        0, ge=0, le=100_000, description="Number of random-word negative queries."
+    )
+    pages: int = Field(1, ge=1, le=1000, description="Result pages per positive query.")
+    per_page: int = Field(20, ge=1, le=500, description="Images per page.")
+    folder_root: str | None = Field(None, description="Root directory of the folder provider.")
+    backbone: str = Field("efficientnet-lite0", description="Featurizer backbone.")
+    variants: list[str] | None = Field(
+        None, description="Classifier variants to compare (None: the train step's default)."
+    )
+    lime_samples: int = Field(300, ge=10, le=100_000, description="LIME samples per image.")
+    detector_config: str | None = Field(None, description="Detector config name.")
+    epochs: int = Field(12, ge=1, le=1000, description="Detector fine-tuning epochs.")
+    image_size: int = Field(512, ge=64, le=4096, description="Detector input image size.")
+    promote: bool = Field(False, description="Set alias 'production' on the new models.")
+    run_tag: str = Field(
+        "", max_length=64, description="Salt of the step result keys: a new tag redoes every step."
+    )
+    crawl_options: dict[str, Any] = Field(default_factory=dict, description="Extra CrawlParams.")
+    train_options: dict[str, Any] = Field(default_factory=dict, description="Extra TrainParams.")
+    explain_options: dict[str, Any] = Field(
+        default_factory=dict, description="Extra ExplainParams."
+    )
+    detect_options: dict[str, Any] = Field(
+        default_factory=dict, description="Extra DetectTrainParams."
+    )
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_name(cls, value: str) -> str:
+        try:
+            return check_name(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("positive", "negative")
+    @classmethod
+    def _queries(cls, values: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in values]
+        if any(not v for v in cleaned):
+            raise ValueError("queries must not be empty")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PipelineParams:
+        if self.provider == "folder" and not self.folder_root:
+            raise ValueError("provider 'folder' needs folder_root (the directory of query folders)")
+        if self.provider != "demo" and not self.negative and not self.random_negatives:
+            raise ValueError("give negative queries or random_negatives > 0 for the negative class")
+        overlap = set(self.positive) & set(self.negative)
+        if overlap:
+            raise ValueError(f"queries both positive and negative: {sorted(overlap)}")
+        return self
+
+
+def default_tag() -> str:
+    """Today's UTC date: a scheduled refresh re-crawls once per day it runs."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+class RefreshParams(BaseModel):
+    """``refresh``: re-crawl and retrain, promote only what beats production."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline: PipelineParams = Field(..., description="Pipeline settings (promote is ignored).")
+    tag: str | None = Field(
+        None, max_length=64, description="Refresh tag; default today's UTC date."
+    )
+    classifier_metric: str = Field("roc_auc", description="Held-out classifier metric to beat.")
+    detector_metric: str = Field("ap50", description="Held-out detector metric to beat.")
+    min_improvement: float = Field(0.0, ge=0.0, description="Margin the new model must win by.")
+
+
+class ScoreFolderParams(BaseModel):
+    """``score_folder``: score a local folder or a store prefix / bucket URI of images."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(
+        ...,
+        min_length=1,
+        description="Local directory, store URI (s3://, file://) or store prefix.",
+    )
+    out: str | None = Field(None, description="Results file; default under NOLABEL_HOME/scores.")
+    classifier: str | None = Field(None, description="Classifier URI (default: registry).")
+    detector: str | None = Field(None, description="Detector URI (default: registry).")
+    batch_size: int = Field(16, ge=1, le=1024, description="Images per batch.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Extra ScoreParams.")

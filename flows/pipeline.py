@@ -1,0 +1,172 @@
+"""``build_detector``: crawl → train → explain (LIME boxes) → detect (fine-tune + eval) → promote.
+
+Each step's result is persisted in the store under a key of its inputs (``flows.results``), so
+running the flow again after a crash resumes at the first unfinished step.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.logging import get_run_logger
+
+from components.common.settings import get_settings
+from flows import promotion, report
+from flows.data import dataset_images_dir, dataset_truth_path, flow_dir
+from flows.params import PipelineParams
+from flows.tasks import crawl_task, detect_task, evaluate_task, explain_task, train_task
+
+
+def crawl_params(params: PipelineParams) -> dict[str, Any]:
+    """CrawlParams of the pipeline."""
+    values: dict[str, Any] = {
+        "dataset": params.dataset,
+        "provider": params.provider,
+        "positive": params.positive,
+        "negative": params.negative,
+        "random_negatives": params.random_negatives,
+        "pages": params.pages,
+        "per_page": params.per_page,
+    }
+    if params.folder_root:
+        values["folder_root"] = params.folder_root
+    return {**values, **params.crawl_options}
+
+
+def train_params(params: PipelineParams) -> dict[str, Any]:
+    """TrainParams of the pipeline."""
+    values: dict[str, Any] = {"dataset": params.dataset, "backbone": params.backbone}
+    if params.variants:
+        values["variants"] = params.variants
+    return {**values, **params.train_options}
+
+
+def explain_params(
+    params: PipelineParams, train: dict[str, Any], truth: Path | None
+) -> dict[str, Any]:
+    """ExplainParams: LIME boxes for the dataset's images with the new classifier."""
+    out = flow_dir(params.dataset) / "lime" / "boxes.coco.json"
+    values: dict[str, Any] = {
+        "dataset": params.dataset,
+        "model": train["model_uri"],
+        "out": str(out),
+        "num_samples": params.lime_samples,
+    }
+    if truth is not None:
+        values["gt"] = str(truth)
+    return {**values, **params.explain_options}
+
+
+def detect_params(
+    params: PipelineParams, explain: dict[str, Any], truth: Path | None, images: Path | None
+) -> dict[str, Any]:
+    """DetectTrainParams: fine-tune on the LIME boxes."""
+    values: dict[str, Any] = {
+        "boxes": explain.get("coco_uri") or explain["coco_path"],
+        "epochs": params.epochs,
+        "image_size": params.image_size,
+    }
+    if params.detector_config:
+        values["config"] = params.detector_config
+    if truth is not None and images is not None:
+        values["gt"] = str(truth)
+        values["images"] = str(images)
+    return {**values, **params.detect_options}
+
+
+def evaluate_params(model_uri: str, truth: Path, images: Path) -> dict[str, Any]:
+    """DetectEvalParams: a detector against the true boxes."""
+    return {"model": model_uri, "gt": str(truth), "images": str(images)}
+
+
+@task(name="promote", cache_policy=NONE, persist_result=False)
+def promote_models(train: dict[str, Any], detect: dict[str, Any]) -> dict[str, Any]:
+    """Set alias ``production`` on the new classifier and detector versions."""
+    return {
+        "classifier": promotion.promote(
+            train.get("model_name") or promotion.CLASSIFIER_MODEL, train.get("model_version")
+        ),
+        "detector": promotion.promote(
+            detect.get("model_name") or promotion.DETECTOR_MODEL, detect.get("model_version")
+        ),
+    }
+
+
+def model_entry(result: dict[str, Any], default_name: str, alias: str) -> dict[str, Any]:
+    """Name, version, alias and URI of a model a step registered."""
+    name = result.get("model_name") or default_name
+    version = result.get("model_version")
+    return {
+        "name": name,
+        "version": version,
+        "alias": alias,
+        "uri": f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}",
+        "run_uri": result.get("model_uri"),
+    }
+
+
+def run_pipeline_steps(params: PipelineParams) -> dict[str, dict[str, Any]]:
+    """Run (or resume) crawl → train → explain → detect → evaluate; return every step result."""
+    salt = {"run_tag": params.run_tag} if params.run_tag else {}
+    steps: dict[str, dict[str, Any]] = {}
+    steps["crawl"] = crawl_task(step="crawl", params=crawl_params(params), upstream=salt)
+    steps["train"] = train_task(
+        step="train", params=train_params(params), upstream={**salt, "crawl": steps["crawl"]}
+    )
+    truth = dataset_truth_path(params.dataset)
+    images = dataset_images_dir(params.dataset) if truth is not None else None
+    steps["explain"] = explain_task(
+        step="explain",
+        params=explain_params(params, steps["train"], truth),
+        upstream={**salt, "crawl": steps["crawl"], "train": steps["train"]},
+    )
+    steps["detect"] = detect_task(
+        step="detect",
+        params=detect_params(params, steps["explain"], truth, images),
+        upstream={**salt, "explain": steps["explain"]},
+    )
+    if truth is not None and images is not None and steps["detect"].get("model_uri"):
+        steps["evaluate"] = evaluate_task(
+            step="evaluate",
+            params=evaluate_params(steps["detect"]["model_uri"], truth, images),
+            upstream={**salt, "crawl": steps["crawl"], "detect": steps["detect"]},
+        )
+    return steps
+
+
+@flow(name="build_detector", log_prints=True)
+def build_detector(params: PipelineParams) -> dict[str, Any]:
+    """Build a detector from image search with no human labels, and register it."""
+    logger = get_run_logger()
+    started = time.monotonic()
+    steps = run_pipeline_steps(params)
+    alias = "candidate"
+    promoted: dict[str, Any] = {}
+    if params.promote:
+        promoted = promote_models(steps["train"], steps["detect"])
+        alias = promotion.PRODUCTION
+    models = {
+        "classifier": model_entry(steps["train"], promotion.CLASSIFIER_MODEL, alias),
+        "detector": model_entry(steps["detect"], promotion.DETECTOR_MODEL, alias),
+    }
+    notes = [f"dataset `{params.dataset}` from provider `{params.provider}`"]
+    if not params.promote:
+        notes.append("models left at alias `candidate` (pass promote=true to make them production)")
+    markdown = report.publish("build-detector", "build_detector", steps, models, notes)
+    summary = {
+        "dataset": params.dataset,
+        "models": models,
+        "promoted": promoted,
+        "mlflow_runs": report.mlflow_runs(steps),
+        "mlflow_ui": report.mlflow_base_url(),
+        "tracking_uri": get_settings().tracking_uri,
+        "metrics": report.metric_rows(steps),
+        "steps": steps,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    logger.info("build_detector finished:\n%s", markdown)
+    return summary

@@ -1,0 +1,118 @@
+"""``refresh``: re-crawl and retrain; promote a new model only if it beats production.
+
+The classifier is compared on its held-out metric (the new train step's metrics vs the metrics
+of the MLflow run behind the production version). The detector is compared on the same true
+boxes when the dataset has them (both evaluated by the evaluate step), else on the metrics of
+their MLflow runs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.logging import get_run_logger
+
+from flows import promotion, report
+from flows.data import dataset_images_dir, dataset_truth_path
+from flows.params import RefreshParams, default_tag
+from flows.pipeline import evaluate_params, model_entry, run_pipeline_steps
+from flows.tasks import evaluate_task
+
+
+def _production_metrics(name: str, version: str | None) -> dict[str, float]:
+    if version is None:
+        return {}
+    try:
+        return promotion.version_metrics(name, version)
+    except Exception:  # the production run may have been deleted: then nothing to compare
+        return {}
+
+
+@task(name="compare-classifier", cache_policy=NONE, persist_result=False)
+def compare_classifier(train: dict[str, Any], metric: str, margin: float) -> dict[str, Any]:
+    """Decide whether the new classifier replaces production."""
+    name = train.get("model_name") or promotion.CLASSIFIER_MODEL
+    current = promotion.production_version(name)
+    return promotion.decide(
+        name,
+        train.get("model_version"),
+        promotion.find_metric(train.get("metrics") or {}, metric),
+        current,
+        promotion.find_metric(_production_metrics(name, current), metric),
+        metric,
+        margin,
+    )
+
+
+def compare_detector(
+    steps: dict[str, dict[str, Any]], dataset: str, metric: str, margin: float, salt: dict
+) -> dict[str, Any]:
+    """Decide whether the new detector replaces production (same true boxes when available)."""
+    detect = steps["detect"]
+    name = detect.get("model_name") or promotion.DETECTOR_MODEL
+    current = promotion.production_version(name)
+    new_metrics, current_metrics = detect.get("metrics") or {}, _production_metrics(name, current)
+    truth = dataset_truth_path(dataset)
+    if "evaluate" in steps and current is not None and truth is not None:
+        production_eval = evaluate_task(
+            step="evaluate",
+            params=evaluate_params(f"models:/{name}/{current}", truth, dataset_images_dir(dataset)),
+            upstream={**salt, "crawl": steps["crawl"], "production": current},
+        )
+        steps["evaluate-production"] = production_eval
+        new_metrics = steps["evaluate"].get("metrics") or {}
+        current_metrics = production_eval.get("metrics") or {}
+    return promotion.decide(
+        name,
+        detect.get("model_version"),
+        promotion.find_metric(new_metrics, metric),
+        current,
+        promotion.find_metric(current_metrics, metric),
+        metric,
+        margin,
+    )
+
+
+@flow(name="refresh", log_prints=True)
+def refresh(params: RefreshParams) -> dict[str, Any]:
+    """Re-crawl, retrain and promote only the models that beat production."""
+    logger = get_run_logger()
+    started = time.monotonic()
+    tag = params.tag or default_tag()
+    pipeline = params.pipeline.model_copy(update={"promote": False, "run_tag": tag})
+    steps = run_pipeline_steps(pipeline)
+    salt = {"run_tag": tag}
+    decisions = {
+        "classifier": compare_classifier(
+            steps["train"], params.classifier_metric, params.min_improvement
+        ),
+        "detector": compare_detector(
+            steps, pipeline.dataset, params.detector_metric, params.min_improvement, salt
+        ),
+    }
+    models = {}
+    for kind, decision in decisions.items():
+        result = steps["train"] if kind == "classifier" else steps["detect"]
+        default = promotion.CLASSIFIER_MODEL if kind == "classifier" else promotion.DETECTOR_MODEL
+        if decision["promote"]:
+            promotion.promote(decision["model"], decision["new_version"])
+        alias = promotion.PRODUCTION if decision["promote"] else "candidate"
+        models[kind] = model_entry(result, default, alias)
+        logger.info("%s: %s", kind, decision["reason"])
+    notes = [
+        f"{kind}: {'promoted' if d['promote'] else 'kept production'} ({d['reason']})"
+        for kind, d in decisions.items()
+    ]
+    report.publish("refresh", f"refresh {tag}", steps, models, notes)
+    return {
+        "tag": tag,
+        "dataset": pipeline.dataset,
+        "decisions": decisions,
+        "models": models,
+        "mlflow_runs": report.mlflow_runs(steps),
+        "steps": steps,
+        "seconds": round(time.monotonic() - started, 1),
+    }

@@ -1,0 +1,73 @@
+"""``score_folder``: score every image of a folder or store prefix with the registered models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.logging import get_run_logger
+
+from components.common.settings import get_settings
+from components.common.store import open_store
+from flows import report
+from flows.data import flow_dir, resolve_source
+from flows.params import ScoreFolderParams
+from flows.tasks import score_task
+
+
+@task(
+    name="fetch-images",
+    cache_policy=NONE,
+    persist_result=False,
+    retries=3,
+    retry_delay_seconds=[5, 30, 120],
+)
+def fetch_images(source: str) -> tuple[str, str]:
+    """A local directory with the source's images (a store prefix is downloaded to the cache)."""
+    directory, name = resolve_source(source)
+    return str(directory), name
+
+
+def score_params(params: ScoreFolderParams, images: str, out: Path) -> dict[str, Any]:
+    """ScoreParams for a folder."""
+    values: dict[str, Any] = {"images": images, "out": str(out), "batch_size": params.batch_size}
+    if params.classifier:
+        values["classifier"] = params.classifier
+    if params.detector:
+        values["detector"] = params.detector
+    return {**values, **params.options}
+
+
+@flow(name="score_folder", log_prints=True)
+def score_folder(params: ScoreFolderParams) -> dict[str, Any]:
+    """Batch-score a folder (or a bucket prefix): probability and boxes per image."""
+    logger = get_run_logger()
+    images, name = fetch_images(params.source)
+    out = Path(params.out) if params.out else flow_dir("scores") / f"{name}.json"
+    result = score_task(step="score", params=score_params(params, images, out))
+    stored = None
+    if out.exists():
+        stored = open_store().put_file(f"flows/scores/{name}.json", out)
+    summary_steps = {"score": {**result, "counts": _counts(result)}}
+    notes = [f"source `{params.source}` → `{images}`", f"results `{out}`"]
+    if stored:
+        notes.append(f"results copied to `{stored}`")
+    report.publish("score-folder", "score_folder", summary_steps, {}, notes)
+    logger.info("scored %s into %s", params.source, out)
+    return {
+        "source": params.source,
+        "images_dir": images,
+        "out": str(out),
+        "stored": stored,
+        "execution": get_settings().execution,
+        "result": result,
+    }
+
+
+def _counts(result: dict[str, Any]) -> dict[str, float]:
+    """Numeric top-level fields of a score result (images scored, failures, ...)."""
+    return {
+        k: v for k, v in result.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
