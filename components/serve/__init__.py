@@ -1,0 +1,1 @@
+"""serve: FastAPI REST predictions (probability, boxes, LIME) from the registered models."""

@@ -1,0 +1,45 @@
+"""Serving knobs that only the service reads (env prefix ``NOLABEL_SERVE_``).
+
+The shared ``components.common.settings.Settings`` holds the model URIs, alias, token and caps;
+these are the extra, serve-only settings.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServeSettings(BaseSettings):
+    """Serve-only settings, e.g. ``NOLABEL_SERVE_CORS_ORIGINS=https://a.example,https://b``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NOLABEL_SERVE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS; empty (default) disables CORS."
+    )
+    classifier_name: str = Field("nolabel-classifier", description="Registered classifier name.")
+    detector_name: str = Field("nolabel-detector", description="Registered detector name.")
+    fallback_alias: str = Field(
+        "candidate", description="Alias tried when NOLABEL_MODEL_ALIAS has no version."
+    )
+    require_detector: bool = Field(
+        True, description="Readiness needs the detector too (false: classifier-only service)."
+    )
+    max_batch_images: int = Field(16, ge=1, description="Most images in one batch request.")
+    explain_default_samples: int = Field(150, ge=10, description="LIME samples by default.")
+    explain_max_samples: int = Field(1000, ge=10, description="Upper bound on LIME samples.")
+    explain_max_side: int = Field(
+        256, ge=32, description="Images are shrunk to this longest side before LIME."
+    )
+    inference_threads: int = Field(
+        2, ge=1, description="Model calls running at once in the worker thread pool."
+    )
+    log_level: str = Field("info", description="Level of the JSON access/application log.")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The configured CORS origins as a list."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
