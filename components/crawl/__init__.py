@@ -1,0 +1,1 @@
+"""crawl: image search → deduplicated, labelled, licensed dataset in the store."""

@@ -1,0 +1,82 @@
+"""Checked image bytes → stored JPEG: decode with pixel cap, resize, strip metadata, hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+from components.common.images import decode_image, encode_jpeg
+
+
+class FetchFailure(Exception):
+    """A URL that produced no image; ``reason`` is a short code, ``permanent`` means a re-run
+    will not try it again."""
+
+    def __init__(self, reason: str, detail: str = "", permanent: bool = True) -> None:
+        super().__init__(detail or reason)
+        self.reason, self.detail, self.permanent = reason, detail or reason, permanent
+
+
+@dataclass
+class ProcessedImage:
+    """A clean JPEG and what the crawl records about it."""
+
+    jpeg: bytes
+    sha256: str
+    width: int
+    height: int
+    phash: str
+    scale: float  # stored size / source size
+
+
+def perceptual_hash(image) -> str:
+    """64-bit DCT perceptual hash as 16 hex digits."""
+    import imagehash
+
+    return str(imagehash.phash(image))
+
+
+def process_image(
+    data: bytes, max_pixels: int, resize: int | None = None, quality: int = 92
+) -> ProcessedImage:
+    """Decode (refusing non-images and bombs), optionally shrink, re-encode without metadata."""
+    from PIL import Image
+
+    from components.common.images import ImageError
+
+    try:
+        image = decode_image(data, max_pixels)
+    except ImageError as exc:
+        raise FetchFailure(exc.reason, str(exc)) from None
+    scale = 1.0
+    if resize and max(image.size) > resize:
+        scale = resize / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    jpeg = encode_jpeg(image, quality)
+    return ProcessedImage(
+        jpeg=jpeg,
+        sha256=hashlib.sha256(jpeg).hexdigest(),
+        width=image.width,
+        height=image.height,
+        phash=perceptual_hash(image),
+        scale=scale,
+    )
+
+
+def render_demo(url: str) -> tuple[bytes, list[float] | None]:
+    """JPEG bytes and true box of a ``demo://`` URL."""
+    from PIL import Image
+
+    from components.crawl.demo_render import render
+    from components.crawl.providers.demo import parse_demo_url
+
+    try:
+        positive, seed, width, height = parse_demo_url(url)
+    except Exception as exc:
+        raise FetchFailure("bad_url", str(exc)) from None
+    array, box = render(positive, seed, width, height)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue(), box

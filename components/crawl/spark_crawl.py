@@ -1,0 +1,52 @@
+"""``--spark``: the same download function inside Spark ``mapPartitions`` for huge crawls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from components.common.settings import Settings
+from components.crawl.fetch import FetchOptions
+
+
+def download_partition(
+    settings: Settings, dataset: str, options: FetchOptions, urls: list[str]
+) -> list[dict[str, Any]]:
+    """Download one partition's URLs into the store (runs on an executor)."""
+    from components.common.store import open_store
+    from components.crawl.engine import crawl_urls
+
+    return crawl_urls(open_store(settings), dataset, urls, options)
+
+
+def crawl_with_spark(
+    settings: Settings,
+    dataset: str,
+    urls: list[str],
+    options: FetchOptions,
+    master: str | None = None,
+    partitions: int | None = None,
+    sink: Callable[[list[dict[str, Any]]], None] | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Download ``urls`` on Spark; each partition's records reach ``sink`` as it finishes."""
+    if not urls:
+        return []
+    from components.common.spark import get_spark
+
+    spark = get_spark(master, "nolabel-crawl", settings)
+    context = spark.sparkContext
+    slices = partitions or max(1, min(len(urls), context.defaultParallelism * 4))
+
+    def run_partition(iterator):
+        yield download_partition(settings, dataset, options, list(iterator))
+
+    records: list[dict[str, Any]] = []
+    rdd = context.parallelize(urls, slices).mapPartitions(run_partition)
+    for batch in rdd.toLocalIterator():
+        if sink is not None:
+            sink(batch)
+        if on_done is not None:
+            on_done(len(batch))
+        records += batch
+    return records
