@@ -243,12 +243,13 @@ async def explain(
 ) -> ExplainResponse:
     """Boxes around the superpixels that raise P(positive) most, and a heat-map PNG."""
     serve_settings = request.app.state.serve_settings
-    samples = num_samples or serve_settings.explain_default_samples
-    if samples > serve_settings.explain_max_samples:
+    limit = serve_settings.explain_max_samples
+    samples = num_samples or min(serve_settings.explain_default_samples, limit)
+    if samples > limit:
         raise ApiError(
             422,
             "invalid_request",
-            f"num_samples must be at most {serve_settings.explain_max_samples}",
+            f"num_samples must be at most {limit}",
         )
     models = _models(request, CLASSIFIER)
     (image,) = await _decoded(request, "file", 1)
