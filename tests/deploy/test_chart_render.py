@@ -60,7 +60,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                 "s3EndpointUrl": "https://minio.storage.svc:9000",
             },
             "classifierModel": "models:/nolabel-classifier@production",
-            "extra": {"NOLABEL_SPARK_MASTER": "local[2]"},
+            "serve": {"corsOrigins": "https://app.example.org"},
+            "extra": {"NOLABEL_SPARK_MASTER": "local[2]", "NOLABEL_SERVE_EXPLAIN_MAX_SAMPLES": 500},
         },
         "secrets": {
             "s3": {"existingSecret": "nolabel-s3"},
