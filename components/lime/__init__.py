@@ -1,0 +1,1 @@
+"""LIME step: superpixel explanations of the classifier turned into bounding boxes."""
