@@ -42,14 +42,14 @@ class BingProvider(SearchProvider):
 
     def search(self, query: str, offset: int, count: int) -> list[Hit]:
         hits: list[Hit] = []
-        position = offset
-        while len(hits) < count:
+        position, end = offset, offset + count
+        while position < end:
             data = self.api.request_json(
                 "GET",
                 self.endpoint,
                 params={
                     "q": query,
-                    "count": min(MAX_COUNT, count - len(hits)),
+                    "count": min(MAX_COUNT, end - position),
                     "offset": position,
                     "safeSearch": "Strict",
                 },
@@ -57,7 +57,7 @@ class BingProvider(SearchProvider):
             )
             values = data.get("value") or []
             for index, item in enumerate(values):
-                if item.get("contentUrl") and len(hits) < count:
+                if item.get("contentUrl") and position + index < end:
                     hits.append(self._hit(item, query, position + index))
             next_offset = int(data.get("nextOffset") or position + len(values))
             if not values or next_offset <= position:

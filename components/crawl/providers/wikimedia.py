@@ -36,6 +36,7 @@ class WikimediaProvider(SearchProvider):
             self.name, settings.user_agent_contact, options.rate_per_second or RATE
         )
         self.maxlag_retries = 5
+        self.maxlag_wait = 5.0  # seconds to wait when the servers report replication lag
 
     def _request(self, params: dict[str, Any]) -> dict[str, Any]:
         for _ in range(self.maxlag_retries + 1):
@@ -45,10 +46,11 @@ class WikimediaProvider(SearchProvider):
                 if error:
                     raise ConfigurationError(f"wikimedia: {error.get('code')}: {error.get('info')}")
                 return data
-            time.sleep(min(retry_after_seconds(str(error.get("lag") or ""), 5.0), 30.0))
+            time.sleep(min(retry_after_seconds(str(error.get("lag") or ""), 5.0), self.maxlag_wait))
         raise ConfigurationError("wikimedia: database lag too high (maxlag), try later")
 
     def search(self, query: str, offset: int, count: int) -> list[Hit]:
+        """Usable hits among results ``offset .. offset+count-1`` (non-images are skipped)."""
         hits: list[Hit] = []
         params: dict[str, Any] = {
             "action": "query",
@@ -63,9 +65,9 @@ class WikimediaProvider(SearchProvider):
             "format": "json",
             "formatversion": 2,
         }
-        position = offset
-        while len(hits) < count:
-            params["gsrlimit"] = min(MAX_LIMIT, count - len(hits))
+        position, end = offset, offset + count
+        while position < end:
+            params["gsrlimit"] = min(MAX_LIMIT, end - position)
             data = self._request(params)
             pages = sorted(
                 (data.get("query") or {}).get("pages") or [], key=lambda p: p.get("index", 0)
@@ -73,12 +75,13 @@ class WikimediaProvider(SearchProvider):
             for page in pages:
                 hit = self._hit(page, query, position)
                 position += 1
-                if hit is not None and len(hits) < count:
+                if hit is not None and hit.rank < end:
                     hits.append(hit)
             cont = data.get("continue")
             if not pages or not cont or "gsroffset" not in cont:
                 break
-            params.update({k: v for k, v in cont.items()})
+            params.update(cont)
+            position = int(cont["gsroffset"])
         return hits
 
     def _hit(self, page: dict[str, Any], query: str, rank: int) -> Hit | None:
