@@ -5,6 +5,11 @@
 #   docker run -p 8000:8000 -e NOLABEL_API_TOKEN=... nolabel/serve:TAG
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
+# ---- optional prebuilt wheels: empty unless the build passes a directory as this context,
+#      e.g. --build-context wheels=../shared/wheels (an mmcv 2.1.0 wheel for torch 2.13 CPU
+#      skips the ~25 min compile; pip still compiles when no wheel there fits).
+FROM scratch AS wheels
+
 # ---- builder: compilers live here only ------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -25,8 +30,10 @@ RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 # torch and pkg_resources, hence no build isolation and setuptools<70.
 ARG MMCV_VERSION=2.1.0
 ARG MAX_JOBS=4
-RUN MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS}" \
-    pip wheel --no-deps --no-build-isolation --wheel-dir /wheels "mmcv==${MMCV_VERSION}" \
+RUN --mount=type=bind,from=wheels,target=/prebuilt \
+    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS}" \
+    pip wheel --no-deps --no-build-isolation --find-links /prebuilt --wheel-dir /wheels \
+        "mmcv==${MMCV_VERSION}" \
     && pip install --no-index --find-links /wheels "mmcv==${MMCV_VERSION}"
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -35,6 +35,12 @@ class Stage:
         return [args for kw, args in self.instructions if kw == keyword]
 
 
+def stage_named(stages: list[Stage], name: str) -> Stage:
+    """The stage called ``name`` (``FROM ... AS name``)."""
+    (stage,) = [stage for stage in stages if stage.name == name]
+    return stage
+
+
 def logical_lines(text: str) -> list[str]:
     """Instructions with continuation lines joined and comments/blank lines dropped."""
     lines: list[str] = []
@@ -106,7 +112,7 @@ def check(text: str, entrypoint: list[str], healthcheck: bool = False) -> list[s
         problems.append("not a multi-stage build")
     stage_names = {stage.name for stage in stages if stage.name}
     for stage in stages:
-        if stage.image in stage_names:
+        if stage.image in stage_names or stage.image == "scratch":
             continue
         if "$" in stage.image:
             problems.append(f"FROM {stage.image}: unresolved build argument")

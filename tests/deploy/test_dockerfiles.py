@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.dockerfile_rules import check, dockerignore_patterns, exec_form, parse
+from tests.deploy.dockerfile_rules import (
+    check,
+    dockerignore_patterns,
+    exec_form,
+    parse,
+    stage_named,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -110,7 +116,7 @@ def test_spark_image_defaults_to_a_step_module() -> None:
 
 def test_detect_builds_mmcv_for_the_cuda_base_and_runs_on_its_runtime() -> None:
     _, stages = parse(dockerfile("detect"))
-    builder, final = stages[0], stages[-1]
+    builder, final = stage_named(stages, "builder"), stages[-1]
     assert "devel" in builder.image and "cuda" in builder.image
     assert "runtime" in final.image and "cuda" in final.image
     build = " ".join(builder.all("RUN"))
@@ -121,11 +127,15 @@ def test_detect_builds_mmcv_for_the_cuda_base_and_runs_on_its_runtime() -> None:
 
 
 def test_serve_compiles_mmcv_in_the_builder_with_cpu_torch() -> None:
-    global_args, stages = parse(dockerfile("serve"))
-    builder = " ".join(stages[0].all("RUN"))
+    _, stages = parse(dockerfile("serve"))
+    builder_stage = stage_named(stages, "builder")
+    builder = " ".join(builder_stage.all("RUN"))
     assert "--no-build-isolation" in builder and "mmcv==${MMCV_VERSION}" in builder
     assert "build-essential" in builder
-    assert any("whl/cpu" in arg for arg in stages[0].all("ARG"))
+    assert any("whl/cpu" in arg for arg in builder_stage.all("ARG"))
+    # A prebuilt wheel directory may be passed as the `wheels` build context (empty by default).
+    assert stage_named(stages, "wheels").image == "scratch"
+    assert "--mount=type=bind,from=wheels" in builder and "--find-links /prebuilt" in builder
     assert "build-essential" not in " ".join(stages[-1].all("RUN"))
 
 
