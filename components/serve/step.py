@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +30,7 @@ class ServeResult(BaseModel):
     port: int
     workers: int
     stopped: bool = True
+    signal: str | None = Field(None, description="The signal that stopped it (SIGTERM, ...).")
 
 
 def run(params: ServeParams) -> ServeResult:
@@ -45,6 +48,35 @@ def run(params: ServeParams) -> ServeResult:
         os.environ["NOLABEL_DETECTOR_MODEL"] = params.detector
     os.environ.setdefault("NOLABEL_SERVE_LOG_LEVEL", params.log_level)
     get_settings.cache_clear()
+    received: list[str] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn re-raises the signal after a graceful shutdown; note it instead so the
+        # process exits 0 and still prints its result line.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _note(received))
+    try:
+        _run_uvicorn(uvicorn, params)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return ServeResult(
+        url=f"http://{params.host}:{params.port}",
+        host=params.host,
+        port=params.port,
+        workers=params.workers,
+        signal=received[0] if received else None,
+    )
+
+
+def _note(received: list[str]):
+    def handler(signum: int, _frame) -> None:
+        received.append(signal.Signals(signum).name)
+
+    return handler
+
+
+def _run_uvicorn(uvicorn, params: ServeParams) -> None:
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -55,10 +87,4 @@ def run(params: ServeParams) -> ServeResult:
         access_log=False,  # the app writes its own JSON access log with request IDs
         server_header=False,
         proxy_headers=True,
-    )
-    return ServeResult(
-        url=f"http://{params.host}:{params.port}",
-        host=params.host,
-        port=params.port,
-        workers=params.workers,
     )
