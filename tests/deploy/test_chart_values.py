@@ -205,3 +205,17 @@ def test_config_change_rolls_the_pods() -> None:
 
     assert checksum({}) == checksum({})
     assert checksum({}) != checksum({"config": {"modelAlias": "candidate"}})
+
+
+def test_notes_warn_about_missing_backends_only_when_missing() -> None:
+    default_notes = notes({})
+    assert "no S3 endpoint" in default_notes
+    assert "no MLflow tracking URI" in default_notes
+    assert "kubectl port-forward" in default_notes
+    for case in ("s3-mlflow", "bundled-minio-mlflow"):
+        configured = notes(SCENARIOS[case])
+        assert "no S3 endpoint" not in configured
+        assert "no MLflow tracking URI" not in configured
+    nodeport = notes(SCENARIOS["nodeport-digest-existing-sa"])
+    assert "NODE_PORT" in nodeport
+    assert f"registry.example.org/nolabel/serve@{DIGEST}" in nodeport
