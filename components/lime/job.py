@@ -76,7 +76,7 @@ def process_task(task: dict[str, Any], classifier, config: JobConfig, store) -> 
         "reason": None,
     }
     try:
-        image = to_array(decode_image(_load_bytes(task, store), config.max_pixels))
+        image = np.array(to_array(decode_image(_load_bytes(task, store), config.max_pixels)))
     except ImageError as exc:
         record["reason"] = exc.reason
     except KeyError:
