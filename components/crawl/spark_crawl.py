@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,9 +36,12 @@ def crawl_with_spark(
         return []
     from components.common.spark import get_spark
 
+    # Executors must run this interpreter (the one with nolabel's dependencies).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = get_spark(master, "nolabel-crawl", settings)
     context = spark.sparkContext
-    slices = partitions or max(1, min(len(urls), context.defaultParallelism * 4))
+    # About 1,000 URLs per partition (each partition is one progress part), at least one per core.
+    slices = partitions or min(len(urls), max(context.defaultParallelism, len(urls) // 1000 + 1))
 
     def run_partition(iterator):
         yield download_partition(settings, dataset, options, list(iterator))
