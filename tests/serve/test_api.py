@@ -206,3 +206,40 @@ def test_openapi_documents_the_versioned_api(client):
     assert "image/jpeg" in paths["/v1/predict"]["post"]["requestBody"]["content"]
     assert {"/healthz", "/readyz", "/metrics", "/v1/models"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "content_type"),
+    [
+        ("L", "PNG", "image/png"),
+        ("RGBA", "PNG", "image/png"),
+        ("CMYK", "JPEG", "image/jpeg"),
+        ("P", "GIF", "image/gif"),
+        ("RGB", "BMP", "image/bmp"),
+        ("RGB", "TIFF", "image/tiff"),
+        ("RGB", "WEBP", "image/webp"),
+    ],
+)
+def test_every_supported_format_and_colour_mode_is_accepted(client, mode, fmt, content_type):
+    buffer = io.BytesIO()
+    Image.new(mode, (40, 30)).save(buffer, format=fmt)
+    response = client.post(
+        "/v1/predict", content=buffer.getvalue(), headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["width"], response.json()["height"]) == (40, 30)
+
+
+def test_exif_orientation_is_applied_before_prediction(client):
+    image = Image.new("RGB", (60, 20), (200, 20, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when displayed
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes())
+    response = client.post(
+        "/v1/predict", files={"file": ("r.jpg", buffer.getvalue(), "image/jpeg")}
+    )
+    body = response.json()
+    assert (body["width"], body["height"]) == (20, 60)
+    for box in body["boxes"]:
+        assert box["x2"] <= 20 and box["y2"] <= 60
