@@ -107,6 +107,11 @@ def test_real_server_serves_the_trained_classifier_over_http(server, trained):
         files=[("files" if trained.detector_version else "file", ("a.jpg", jpeg(images[1])))],
     )
     assert upload.status_code == 200, upload.text
+    explained = server.http.post(
+        "/v1/explain?num_samples=30", files={"file": ("lion.jpg", jpeg(images[1]), "image/jpeg")}
+    )
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["boxes"] and explained.json()["heatmap_png_base64"]
     bad = server.http.post(
         "/v1/classify", content=b"\xff\xd8\xff\x00", headers={"Content-Type": "image/jpeg"}
     )
@@ -116,11 +121,11 @@ def test_real_server_serves_the_trained_classifier_over_http(server, trained):
     assert f'version="{trained.classifier_version}"' in metrics
 
 
-def test_alias_change_is_hot_swapped_without_failed_requests(server, trained):
+def test_alias_change_is_hot_swapped_without_failed_requests(server, trained, monkeypatch):
     from components.common import tracking
     from components.common.settings import get_settings
 
-    os.environ["NOLABEL_HOME"] = str(trained.home)
+    monkeypatch.setenv("NOLABEL_HOME", str(trained.home))
     get_settings.cache_clear()
     tracking.configure()
     import mlflow
