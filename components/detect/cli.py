@@ -1,0 +1,111 @@
+"""``nolabel detect train|eval`` and ``nolabel score``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from components.common.cli import emit, new_app
+from components.detect.config import DEFAULT_CONFIG
+
+
+def train(
+    boxes: str = typer.Option(
+        ..., "--boxes", help="COCO JSON from `nolabel explain` (path or URI)."
+    ),
+    config: str = typer.Option(DEFAULT_CONFIG, "--config", help="Config name or file."),
+    epochs: int = typer.Option(8, "--epochs", help="Training epochs."),
+    image_size: int = typer.Option(320, "--image-size", help="Long side after resizing."),
+    batch_size: int = typer.Option(4, "--batch-size", help="Images per iteration."),
+    lr: float | None = typer.Option(None, "--lr", help="SGD learning rate (config default)."),
+    frozen_stages: int | None = typer.Option(None, "--frozen-stages", help="Frozen stages."),
+    load_from: str | None = typer.Option(None, "--load-from", help="Start checkpoint (path/URL)."),
+    val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of images held out."),
+    seed: int = typer.Option(0, "--seed", help="Split/training seed."),
+    gt: str | None = typer.Option(None, "--gt", help="Human COCO boxes to score against."),
+    images: str | None = typer.Option(None, "--images", help="Directory of the --gt images."),
+    overlays: int = typer.Option(8, "--overlays", help="Images in the overlay sample."),
+    register_model: bool = typer.Option(
+        True, "--register/--no-register", help="Register candidate."
+    ),
+) -> None:
+    """Fine-tune Faster R-CNN on LIME boxes; store, evaluate and register it."""
+    from components.detect.step import DetectTrainParams, run
+
+    emit(
+        run(
+            DetectTrainParams(
+                boxes=boxes,
+                config=config,
+                epochs=epochs,
+                image_size=image_size,
+                batch_size=batch_size,
+                lr=lr,
+                frozen_stages=frozen_stages,
+                load_from=load_from,
+                val_fraction=val_fraction,
+                seed=seed,
+                gt=gt,
+                images=images,
+                overlays=overlays,
+                register_model=register_model,
+            )
+        )
+    )
+
+
+def evaluate(
+    model: str | None = typer.Option(None, "--model", help="Detector URI (default registry)."),
+    gt: str = typer.Option(..., "--gt", help="Human COCO boxes (path or store URI)."),
+    images: str | None = typer.Option(None, "--images", help="Directory of the images."),
+) -> None:
+    """Score a detector against human boxes: COCO mAP, AP50, mean IoU, CorLoc."""
+    from components.detect.step import DetectEvalParams, run_eval
+
+    emit(run_eval(DetectEvalParams(model=model, gt=gt, images=images)))
+
+
+def score(
+    images: Path = typer.Option(..., "--images", help="Folder to score (recursively)."),
+    out: Path = typer.Option(..., "--out", help="Results JSON."),
+    classifier: str | None = typer.Option(None, "--classifier", help="Classifier URI."),
+    detector: str | None = typer.Option(None, "--detector", help="Detector URI."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Images per batch."),
+    min_score: float = typer.Option(0.3, "--min-score", help="Drop boxes scoring below this."),
+    use_classifier: bool = typer.Option(True, "--classify/--no-classify", help="Run classifier."),
+    use_detector: bool = typer.Option(True, "--detect/--no-detect", help="Run detector."),
+    resume: bool = typer.Option(True, "--resume/--restart", help="Reuse partial results."),
+) -> None:
+    """Classifier probability and detector boxes for every image under a folder (resumable)."""
+    from components.detect.score import ScoreParams, run_score
+
+    emit(
+        run_score(
+            ScoreParams(
+                images=str(images),
+                out=str(out),
+                classifier=classifier,
+                detector=detector,
+                batch_size=batch_size,
+                min_score=min_score,
+                use_classifier=use_classifier,
+                use_detector=use_detector,
+                resume=resume,
+            )
+        )
+    )
+
+
+def build_detect_app() -> typer.Typer:
+    """The ``detect`` sub-app: train and eval."""
+    app = new_app("Faster R-CNN (MMDetection) fine-tuned on LIME boxes.")
+    app.command("train")(train)
+    app.command("eval")(evaluate)
+    return app
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``detect train|eval`` and ``score`` to the top-level app."""
+    app.add_typer(build_detect_app(), name="detect")
+    app.command("score")(score)

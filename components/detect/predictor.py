@@ -1,0 +1,136 @@
+"""Load a trained detector and predict boxes on RGB images (boxes in original pixels)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from components.common.errors import InputError
+
+MODEL_NAME = "nolabel-detector"
+CONFIG_FILE, CHECKPOINT_FILE = "config.py", "model.pth"
+
+
+def _test_pipeline(cfg) -> list[dict[str, Any]]:
+    """The config's test pipeline reading arrays instead of files, without annotations."""
+    steps = []
+    for step in cfg.test_dataloader.dataset.pipeline:
+        step = dict(step)
+        if step["type"] in ("LoadImageFromFile", "mmdet.LoadImageFromFile"):
+            step = {"type": "mmdet.LoadImageFromNDArray"}
+        elif "LoadAnnotations" in step["type"]:
+            continue
+        elif step["type"] == "PackDetInputs":
+            step["meta_keys"] = ("img_id", "ori_shape", "img_shape", "scale_factor")
+        steps.append(step)
+    return steps
+
+
+def _check_image(image: Any, index: int) -> np.ndarray:
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3 or 0 in array.shape:
+        raise InputError(
+            f"image {index}: expected an HxWx3 uint8 RGB array, got {array.dtype} {array.shape}"
+        )
+    return array
+
+
+class Detector:
+    """A Faster R-CNN from an MMDetection config + checkpoint; thread-safe ``predict``."""
+
+    def __init__(
+        self,
+        config_path: str | Path,
+        checkpoint_path: str | Path,
+        *,
+        name: str = MODEL_NAME,
+        version: str = "local",
+        device: str | None = None,
+    ) -> None:
+        from mmcv.transforms import Compose
+        from mmdet.apis import init_detector
+        from mmengine.config import Config
+
+        from components.common.settings import get_settings
+        from components.detect.config import for_inference, resolve_device
+        from components.detect.engine import logs_to_stderr
+
+        self.name, self.version = name, version
+        self.device = device or resolve_device(get_settings().device)
+        with logs_to_stderr():
+            cfg = for_inference(Config.fromfile(str(config_path)))
+            self.model = init_detector(cfg, str(checkpoint_path), device=self.device)
+        self.model.eval()
+        self.cfg = cfg
+        self.image_size = int(cfg.get("image_size", 0)) or None
+        self.pipeline = Compose(_test_pipeline(cfg))
+        self._lock = threading.Lock()
+
+    def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """Boxes (K×4 xyxy, original image pixels) and scores (K) for each RGB image."""
+        import torch
+
+        if len(images) == 0:
+            return []
+        batch: dict[str, list[Any]] = {"inputs": [], "data_samples": []}
+        for index, image in enumerate(images):
+            bgr = np.ascontiguousarray(_check_image(image, index)[..., ::-1])
+            packed = self.pipeline({"img": bgr, "img_id": index})
+            batch["inputs"].append(packed["inputs"])
+            batch["data_samples"].append(packed["data_samples"])
+        with self._lock, torch.no_grad():
+            results = self.model.test_step(batch)
+        outputs = []
+        for result, image in zip(results, images, strict=True):
+            height, width = np.asarray(image).shape[:2]
+            instances = result.pred_instances
+            boxes = instances.bboxes.detach().cpu().numpy().astype(np.float32).reshape(-1, 4)
+            boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+            boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+            scores = instances.scores.detach().cpu().numpy().astype(np.float32).reshape(-1)
+            order = np.argsort(-scores, kind="stable")
+            outputs.append({"boxes": boxes[order], "scores": scores[order]})
+        return outputs
+
+
+def find_model_files(root: Path) -> tuple[Path, Path]:
+    """The config and checkpoint inside a model directory (an MLflow model or a plain dir)."""
+    configs = sorted(root.rglob(CONFIG_FILE))
+    checkpoints = sorted(root.rglob(CHECKPOINT_FILE))
+    if not configs or not checkpoints:
+        raise InputError(f"{root} holds no detector ({CONFIG_FILE} + {CHECKPOINT_FILE})")
+    return configs[0], checkpoints[0]
+
+
+def _version_of(uri: str) -> str:
+    from components.common import tracking
+
+    if uri.startswith("models:/"):
+        rest = uri[len("models:/") :]
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            return tracking.alias_version(name, alias) or alias
+        return rest.rsplit("/", 1)[-1]
+    return Path(uri).name or uri
+
+
+def load_detector(uri: str | None = None, device: str | None = None) -> Detector:
+    """A Detector from a registry/MLflow URI or a local model dir.
+
+    None means the registered ``nolabel-detector`` at alias production, else candidate.
+    """
+    from components.common import tracking
+
+    if uri and Path(uri).expanduser().is_dir():
+        config, checkpoint = find_model_files(Path(uri).expanduser())
+        return Detector(config, checkpoint, version=Path(uri).name, device=device)
+    resolved = tracking.resolve_model_uri(uri, MODEL_NAME)
+    try:
+        local = tracking.download_model(resolved)
+    except Exception as exc:
+        raise InputError(f"cannot load detector {resolved}: {str(exc).splitlines()[0]}") from None
+    config, checkpoint = find_model_files(Path(local))
+    return Detector(config, checkpoint, version=_version_of(resolved), device=device)

@@ -1,0 +1,197 @@
+"""The detect step: fine-tune Faster R-CNN on LIME boxes, evaluate, store, register."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from components.common.errors import InputError
+from components.detect.config import DEFAULT_CONFIG
+from components.detect.predictor import CHECKPOINT_FILE, CONFIG_FILE, MODEL_NAME
+
+
+class DetectTrainParams(BaseModel):
+    """What `nolabel detect train` needs."""
+
+    boxes: str = Field(..., description="COCO JSON from `nolabel explain`: path or store URI.")
+    config: str = Field(DEFAULT_CONFIG, description="Bundled config name or config file path.")
+    epochs: int = Field(8, ge=1, le=1000)
+    image_size: int = Field(320, ge=32, le=2048, description="Long side after resizing.")
+    batch_size: int = Field(4, ge=1, le=512)
+    lr: float | None = Field(None, gt=0, description="SGD learning rate; None: the config's.")
+    frozen_stages: int | None = Field(None, ge=-1, le=7, description="None: the config's.")
+    load_from: str | None = Field(None, description="Detector checkpoint (path/URL) to start from.")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of images held out.")
+    seed: int = 0
+    gt: str | None = Field(None, description="Human COCO boxes to score the detector against.")
+    images: str | None = Field(None, description="Directory of the --gt images.")
+    overlays: int = Field(8, ge=0, le=64, description="Images in the overlay sample.")
+    register_model: bool = Field(True, description="Register as nolabel-detector@candidate.")
+
+
+class DetectTrainResult(BaseModel):
+    run_id: str
+    model_uri: str
+    model_name: str = MODEL_NAME
+    model_version: str | None = None
+    metrics: dict[str, float]
+    checkpoint_uri: str
+    config_uri: str
+    train_images: int
+    val_images: int
+    seconds: float
+
+
+class DetectEvalParams(BaseModel):
+    """What `nolabel detect eval` needs."""
+
+    model: str | None = Field(None, description="Detector URI; None: the registry's.")
+    gt: str = Field(..., description="Human COCO boxes (path or store URI).")
+    images: str | None = Field(None, description="Directory of the images (default: from --gt).")
+
+
+class DetectEvalResult(BaseModel):
+    run_id: str
+    model_uri: str
+    images: int
+    metrics: dict[str, float]
+
+
+def _work_dir() -> tempfile.TemporaryDirectory:
+    from components.common.settings import get_settings
+
+    root = get_settings().home / "work"
+    root.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix="detect-", dir=root)
+
+
+def score_against(
+    cfg, checkpoint: Path, gt: dict[str, Any], gt_path: Path, work: Path
+) -> dict[str, float]:
+    """COCO mAP/AP50 (CocoMetric) plus mean IoU / CorLoc of the top box against human boxes."""
+    from components.common.coco import score_boxes
+    from components.detect import engine
+
+    metrics, detections = engine.test(cfg, checkpoint, gt_path, work, prefix="gt")
+    predicted = {"images": gt["images"], "annotations": detections}
+    scored = score_boxes(predicted, gt)
+    metrics.update(
+        {
+            "gt_mean_iou": scored["mean_iou"],
+            "gt_corloc": scored["corloc"],
+            "gt_images": scored["images"],
+        }
+    )
+    return metrics
+
+
+def run(params: DetectTrainParams) -> DetectTrainResult:
+    """Train, evaluate and register a detector from LIME boxes."""
+    from components.common import tracking
+    from components.common.coco import save_coco
+    from components.common.store import open_store
+    from components.detect import engine, overlays
+    from components.detect.config import apply_options, for_inference, load_config, set_data
+    from components.detect.data import prepare, split_by_image
+    from components.detect.predictor import Detector
+    from components.detect.pyfunc import log_model
+
+    if params.images and not params.gt:
+        raise InputError("--images only makes sense with --gt")
+    started = time.monotonic()
+    cfg = load_config(params.config)
+    apply_options(
+        cfg,
+        image_size=params.image_size,
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        lr=params.lr,
+        frozen_stages=params.frozen_stages,
+        load_from=params.load_from,
+    )
+    store = open_store()
+    with _work_dir() as tmp:
+        work = Path(tmp)
+        coco, _ = prepare(params.boxes, work, what="boxes")
+        gt = gt_path = None
+        if params.gt:
+            gt, gt_path = prepare(params.gt, work, images_dir=params.images, what="gt")
+        train_coco, val_coco = split_by_image(coco, params.val_fraction, params.seed)
+        for split, part in (("train", train_coco), ("val", val_coco), ("test", val_coco)):
+            set_data(cfg, split, str(save_coco(part, work / f"{split}.json")))
+        with tracking.start_run("detect-train", tags={"step": "detect"}) as active:
+            run_id = active.info.run_id
+            tracking.log_params(
+                {
+                    **params.model_dump(),
+                    "train_images": len(train_coco["images"]),
+                    "val_images": len(val_coco["images"]),
+                }
+            )
+            _, metrics, checkpoint = engine.train(cfg, work / "runner")
+            config_path = work / CONFIG_FILE
+            for_inference(cfg).dump(str(config_path))
+            if gt is not None and gt_path is not None:
+                metrics.update(score_against(cfg, checkpoint, gt, gt_path, work / "gt"))
+            tracking.log_metrics(metrics)
+            tracking.log_json(metrics, "metrics.json")
+            tracking.log_file(config_path, "detector")
+            if params.overlays:
+                detector = Detector(config_path, checkpoint, version=run_id)
+                sample = overlays.overlay_grid(
+                    detector, val_coco, work / "overlays.png", params.overlays
+                )
+                if sample:
+                    tracking.log_file(sample, "overlays")
+            prefix = f"models/detector/{run_id}"
+            checkpoint_uri = store.put_file(f"{prefix}/{CHECKPOINT_FILE}", checkpoint)
+            config_uri = store.put_file(f"{prefix}/{CONFIG_FILE}", config_path)
+            info = log_model(config_path, checkpoint)
+            model_uri, version = info.model_uri, None
+            if params.register_model:
+                version = tracking.register_model(info.model_uri, MODEL_NAME, alias="candidate")
+                model_uri = f"models:/{MODEL_NAME}/{version}"
+    return DetectTrainResult(
+        run_id=run_id,
+        model_uri=model_uri,
+        model_version=version,
+        metrics=metrics,
+        checkpoint_uri=checkpoint_uri,
+        config_uri=config_uri,
+        train_images=len(train_coco["images"]),
+        val_images=len(val_coco["images"]),
+        seconds=round(time.monotonic() - started, 1),
+    )
+
+
+def run_eval(params: DetectEvalParams) -> DetectEvalResult:
+    """Score a trained detector against human boxes (CocoMetric + mean IoU / CorLoc)."""
+    from mmengine.config import Config
+
+    from components.common import tracking
+    from components.detect.data import prepare
+    from components.detect.predictor import find_model_files
+
+    uri = params.model
+    if uri and Path(uri).expanduser().is_dir():
+        local = Path(uri).expanduser()
+    else:
+        uri = tracking.resolve_model_uri(uri, MODEL_NAME)
+        local = tracking.download_model(uri)
+    config_path, checkpoint = find_model_files(Path(local))
+    with _work_dir() as tmp:
+        work = Path(tmp)
+        gt, gt_path = prepare(params.gt, work, images_dir=params.images, what="gt")
+        cfg = Config.fromfile(str(config_path))
+        with tracking.start_run("detect-eval", tags={"step": "detect", "model": str(uri)}) as run:
+            metrics = score_against(cfg, checkpoint, gt, gt_path, work / "gt")
+            tracking.log_params({"model": str(uri), "gt": params.gt, "images": params.images})
+            tracking.log_metrics(metrics)
+            tracking.log_json(metrics, "metrics.json")
+    return DetectEvalResult(
+        run_id=run.info.run_id, model_uri=str(uri), images=len(gt["images"]), metrics=metrics
+    )
