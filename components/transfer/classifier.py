@@ -75,9 +75,10 @@ class ImageClassifier:
             weights = config.get("weights")
         if runtime == "onnx" and onnx_path is None and self.backbone != "pixels":
             raise InputError("this classifier has no ONNX feature network")
+        cuts = config.get("onnx_cuts") if onnx_path is not None else None
         self.extractor = FeatureExtractor(
             self.backbone,
-            (self.cut_layers,),
+            tuple(cuts or (self.cut_layers,)),
             self.input_size,
             weights=str(weights) if weights else None,
             runtime=runtime if onnx_path is not None else "torch",
@@ -93,7 +94,7 @@ class ImageClassifier:
 
     def features(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """N×D features of the classifier's cut."""
-        return self.extractor.extract(images, self.batch_size)[self.extractor.cuts[0]]
+        return self.extractor.extract(images, self.batch_size)[max(1, self.cut_layers)]
 
     def decision_function(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Logits of the positive class."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ def _images_from_input(model_input: Any, max_pixels: int) -> list[np.ndarray]:
         else:
             images.append(to_array(load_rgb(value, max_pixels)))
     return images
+
+
+warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method.*")
 
 
 class ClassifierPyfunc(mlflow.pyfunc.PythonModel):

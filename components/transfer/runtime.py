@@ -116,6 +116,12 @@ def export_onnx(net, input_size: int, n_outputs: int, path: Path) -> Path:
     return path
 
 
+def _export_cache() -> Path:
+    """Machine-wide cache of exported graphs (exports are deterministic for given weights)."""
+    default = Path(tempfile.gettempdir()) / "nolabel-onnx-cache"
+    return Path(os.environ.get("NOLABEL_ONNX_CACHE", default))
+
+
 def cached_onnx(
     backbone: str, cuts: Sequence[int], input_size: int, weights: str | None = None, store=None
 ) -> Path:
@@ -129,10 +135,14 @@ def cached_onnx(
     cache = get_settings().home / "cache"
     if store.exists(key):
         return store.get_local_path(key, cache)
-    net = build_feature_net(backbone, tuple(cuts), input_size, wpath)
-    with tempfile.TemporaryDirectory() as tmp:
-        exported = export_onnx(net, input_size, len(set(cuts)), Path(tmp) / "model.onnx")
-        store.put_file(key, exported)
+    local = _export_cache() / Path(key).name
+    if not local.is_file():
+        net = build_feature_net(backbone, tuple(cuts), input_size, wpath)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=local.parent) as tmp:
+            exported = export_onnx(net, input_size, len(set(cuts)), Path(tmp) / "model.onnx")
+            os.replace(exported, local)
+    store.put_file(key, local)
     return store.get_local_path(key, cache)
 
 
