@@ -89,8 +89,12 @@ def apply_options(
     frozen_stages: int | None = None,
     load_from: str | None = None,
     backbone_weights: str | None = None,
+    train_images: int | None = None,
 ) -> None:
-    """Override the training options a user can set (None keeps the config's value)."""
+    """Override the training options a user can set (None keeps the config's value).
+
+    With ``train_images`` the LR warm-up is shortened to at most a fifth of all iterations.
+    """
     if image_size is not None:
         cfg.image_size = image_size
         for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
@@ -113,6 +117,11 @@ def apply_options(
         _set_frozen_stages(cfg, frozen_stages)
     if load_from:
         cfg.load_from = load_from
+    if train_images:
+        total = cfg.train_cfg.max_epochs * -(-train_images // cfg.train_dataloader.batch_size)
+        for scheduler in cfg.param_scheduler:
+            if scheduler["type"] == "LinearLR" and not scheduler.get("by_epoch", True):
+                scheduler["end"] = max(1, min(scheduler["end"], total // 5))
     if backbone_weights is not None and cfg.model.backbone.type == "EfficientNetLite":
         cfg.model.backbone.weights = backbone_weights or None
 

@@ -121,6 +121,8 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
         if params.gt:
             gt, gt_path = prepare(params.gt, work, images_dir=params.images, what="gt")
         train_coco, val_coco = split_by_image(coco, params.val_fraction, params.seed)
+        apply_options(cfg, train_images=len(train_coco["images"]))
+        cfg.randomness = {"seed": params.seed}
         for split, part in (("train", train_coco), ("val", val_coco), ("test", val_coco)):
             set_data(cfg, split, str(save_coco(part, work / f"{split}.json")))
         with tracking.start_run("detect-train", tags={"step": "detect"}) as active:
