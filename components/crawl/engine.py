@@ -94,12 +94,15 @@ class Crawler:
         results: list[dict[str, Any]] = []
         iterator = iter(urls)
 
-        async def worker(fetcher: Fetcher) -> None:
-            for url in iterator:
-                record = await self._one(fetcher, url)
-                pending.append(record)
-                results.append(record)
-                wake.set()
+        hosts: dict[str, asyncio.Semaphore] = {}
+
+        async def worker() -> None:
+            async with Fetcher(self.options, hosts) as fetcher:
+                for url in iterator:
+                    record = await self._one(fetcher, url)
+                    pending.append(record)
+                    results.append(record)
+                    wake.set()
 
         async def writer() -> None:
             nonlocal pending
@@ -114,15 +117,13 @@ class Crawler:
                 if finished and not pending:
                     return
 
-        async with Fetcher(self.options) as fetcher:
-            writing = asyncio.create_task(writer())
-            try:
-                workers = [worker(fetcher) for _ in range(max(1, self.options.concurrency))]
-                await asyncio.gather(*workers)
-            finally:
-                finished = True
-                wake.set()
-                await writing
+        writing = asyncio.create_task(writer())
+        try:
+            await asyncio.gather(*(worker() for _ in range(max(1, self.options.concurrency))))
+        finally:
+            finished = True
+            wake.set()
+            await writing
         return results
 
     def close(self) -> None:

@@ -4,7 +4,9 @@ timeouts, retries on 429/5xx; ``file://`` (folder provider) and ``demo://`` sour
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
+import ssl
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -39,6 +41,12 @@ class FetchOptions(BaseModel):
     user_agent: str = "nolabel-crawl/0.1"
 
 
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One verified TLS context shared by every client (loading CA certificates is slow)."""
+    return ssl.create_default_context()
+
+
 def _pinned(url: str, address: str) -> str:
     parts = urlsplit(url)
     host = f"[{address}]" if ":" in address else address
@@ -47,25 +55,29 @@ def _pinned(url: str, address: str) -> str:
 
 
 class Fetcher:
-    """Fetches raw bytes with per-host limits; use as ``async with Fetcher(options) as f``."""
+    """Fetches raw bytes, one URL at a time; use as ``async with Fetcher(options) as f``.
 
-    def __init__(self, options: FetchOptions) -> None:
+    Each concurrent worker owns a Fetcher (a one-connection keep-alive client: httpx's shared
+    pool gets slow with many connections); workers share ``hosts``, the per-host semaphores.
+    """
+
+    def __init__(
+        self, options: FetchOptions, hosts: dict[str, asyncio.Semaphore] | None = None
+    ) -> None:
         self.options = options
         self.guard = HostGuard(options.allow_private, options.allowed_networks)
         self.roots = [Path(root).resolve() for root in options.file_roots]
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts = {} if hosts is None else hosts
         self.client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Fetcher:
-        limits = httpx.Limits(
-            max_connections=self.options.concurrency,
-            max_keepalive_connections=self.options.concurrency,
-        )
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         self.client = httpx.AsyncClient(
             timeout=self.options.timeout,
             limits=limits,
             follow_redirects=False,
             trust_env=False,
+            verify=_ssl_context(),
             headers={"User-Agent": self.options.user_agent, "Accept": "image/*"},
         )
         return self
