@@ -43,6 +43,7 @@ def test_flip_doubles_rows_keeps_ids_and_columns() -> None:
         np.testing.assert_array_equal(a[:, ::-1], b)
 
 
+@pytest.mark.slow
 def test_spark_augmenter_doubles_rows(spark) -> None:
     frame = _frame()
     sdf = spark.createDataFrame(frame)
