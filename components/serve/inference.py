@@ -24,6 +24,9 @@ def box_label(detector: Any) -> str:
         if isinstance(value, str) and value:
             return value
     classes = getattr(detector, "classes", None)
+    if classes is None:  # an MMDetection model keeps them in its dataset meta
+        meta = getattr(getattr(detector, "model", None), "dataset_meta", None)
+        classes = meta.get("classes") if isinstance(meta, dict) else None
     if isinstance(classes, list | tuple) and classes and isinstance(classes[0], str):
         return classes[0]
     return "object"

@@ -4,6 +4,7 @@ step's public API on generated images, and (when the detect step is installed) a
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +16,22 @@ SIZE = 64
 
 def generated_image(rng: np.random.Generator, positive: bool, size: int = SIZE) -> np.ndarray:
     """Noise background; positives carry a bright red disc somewhere (the "object")."""
+    return generated_with_box(rng, positive, size)[0]
+
+
+def generated_with_box(
+    rng: np.random.Generator, positive: bool, size: int = SIZE
+) -> tuple[np.ndarray, list[float] | None]:
+    """A generated image and the COCO ``[x, y, w, h]`` box of its disc (None for negatives)."""
     image = rng.integers(40, 120, size=(size, size, 3), dtype=np.uint8)
     image[..., 1] = np.clip(image[..., 1].astype(int) + 60, 0, 255).astype(np.uint8)  # greenish
-    if positive:
-        radius = int(rng.integers(size // 6, size // 3))
-        cy, cx = (int(v) for v in rng.integers(radius, size - radius, size=2))
-        yy, xx = np.mgrid[:size, :size]
-        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
-        image[disc] = (235, 25, 25)
-    return image
+    if not positive:
+        return image, None
+    radius = int(rng.integers(size // 6, size // 3))
+    cy, cx = (int(v) for v in rng.integers(radius, size - radius, size=2))
+    yy, xx = np.mgrid[:size, :size]
+    image[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = (235, 25, 25)
+    return image, [float(cx - radius), float(cy - radius), 2.0 * radius + 1, 2.0 * radius + 1]
 
 
 def generated_dataset(count: int = 24, seed: int = 0) -> tuple[list[np.ndarray], list[int]]:
@@ -59,13 +67,49 @@ def train_models(home: Path) -> TrainedModels:
     get_settings.cache_clear()
     images, labels = generated_dataset()
     quick = train_classifier_from_arrays(images, labels, input_size=64, register=True)
-    return TrainedModels(home, str(quick.model_version), train_detector())
+    return TrainedModels(home, str(quick.model_version), train_detector(home))
 
 
-def train_detector() -> str | None:
-    """A tiny registered detector through the detect step, or None when it is not available."""
+def write_box_dataset(root: Path, count: int = 24, seed: int = 3) -> Path:
+    """Generated positives and their disc boxes as COCO (the shape `nolabel explain` writes)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    images_dir = root / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    coco: dict = {"info": {"image_root": str(images_dir)}, "images": [], "annotations": [],
+                  "categories": [{"id": 1, "name": "disc"}]}  # fmt: skip
+    for index in range(count):
+        image, box = generated_with_box(rng, True)
+        name = f"disc-{index:03d}.jpg"
+        Image.fromarray(image).save(images_dir / name, quality=95)
+        coco["images"].append({"id": index + 1, "file_name": name, "width": SIZE, "height": SIZE})
+        coco["annotations"].append(
+            {"id": index + 1, "image_id": index + 1, "category_id": 1, "bbox": box,
+             "area": box[2] * box[3], "iscrowd": 0, "score": 1.0}
+        )  # fmt: skip
+    path = root / "boxes.coco.json"
+    path.write_text(json.dumps(coco), encoding="utf-8")
+    return path
+
+
+def train_detector(root: Path) -> str | None:
+    """A tiny registered detector through the detect step's API (None without MMDetection)."""
     try:
-        from components.detect import predictor  # noqa: F401
+        import mmdet  # noqa: F401
+
+        from components.detect.step import DetectTrainParams, run
     except ImportError:
         return None
-    return None
+    import torch
+
+    boxes = write_box_dataset(root / "detector-data", count=8)
+    params = DetectTrainParams(
+        boxes=str(boxes), epochs=1, image_size=64, batch_size=4, lr=0.02, overlays=0
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # far faster than two on shared cores
+    try:
+        return str(run(params).model_version)
+    finally:
+        torch.set_num_threads(threads)

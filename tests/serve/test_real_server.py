@@ -102,11 +102,6 @@ def test_real_server_serves_the_trained_classifier_over_http(server, trained):
     positives = [p for p, y in zip(probabilities, labels, strict=True) if y]
     negatives = [p for p, y in zip(probabilities, labels, strict=True) if not y]
     assert min(positives) > max(negatives), (positives, negatives)
-    upload = server.http.post(
-        "/v1/predict/batch" if trained.detector_version else "/v1/classify",
-        files=[("files" if trained.detector_version else "file", ("a.jpg", jpeg(images[1])))],
-    )
-    assert upload.status_code == 200, upload.text
     explained = server.http.post(
         "/v1/explain?num_samples=30", files={"file": ("lion.jpg", jpeg(images[1]), "image/jpeg")}
     )
@@ -119,6 +114,35 @@ def test_real_server_serves_the_trained_classifier_over_http(server, trained):
     metrics = server.http.get("/metrics").text
     assert 'route="/v1/classify",status="200"' in metrics
     assert f'version="{trained.classifier_version}"' in metrics
+
+
+def test_real_server_predicts_boxes_with_the_trained_detector(server, trained):
+    if trained.detector_version is None:
+        pytest.skip("MMDetection extra not installed: no detector to serve")
+    images, labels = generated_dataset(4, seed=11)
+    response = server.http.post(
+        "/v1/predict", content=jpeg(images[1]), headers={"Content-Type": "image/jpeg"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["models"]["detector"] == {
+        "name": "nolabel-detector",
+        "version": trained.detector_version,
+    }
+    assert body["is_positive"] and body["latency_ms"] > 0
+    for box in body["boxes"]:  # a 1-epoch detector may find nothing; what it finds is in range
+        assert 0 <= box["x1"] < box["x2"] <= 64 and 0 <= box["y1"] < box["y2"] <= 64
+        assert box["label"] == "object" and 0 <= box["score"] <= 1
+    batch = server.http.post(
+        "/v1/predict/batch",
+        files=[
+            ("files", (f"{i}.jpg", jpeg(image), "image/jpeg")) for i, image in enumerate(images)
+        ],
+    )
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["results"]
+    assert [r["filename"] for r in results] == ["0.jpg", "1.jpg", "2.jpg", "3.jpg"]
+    assert [r["is_positive"] for r in results] == [bool(y) for y in labels]
 
 
 def test_alias_change_is_hot_swapped_without_failed_requests(server, trained, monkeypatch):
