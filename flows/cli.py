@@ -14,19 +14,23 @@ DEMO_DATASET = "demo"
 
 
 def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any]:
-    """Small CPU-friendly settings for the offline demo (a few dozen synthetic photos)."""
+    """Small CPU-friendly settings for the offline demo (48 synthetic photos, small inputs)."""
     return {
         "dataset": dataset,
         "provider": "demo",
         "positive": ["snow leopard"],
         "negative": ["mountainside", "goat"],
-        "pages": 2,
-        "per_page": 16,
+        "pages": 1,
+        "per_page": 24,
         "backbone": "efficientnet-lite0",
-        "lime_samples": 64,
+        "variants": ["cut1"],
+        "lime_samples": 48,
         "epochs": 2,
         "image_size": 256,
         "promote": promote,
+        "crawl_options": {"negative_per_query": 12},
+        "train_options": {"input_size": 128},
+        "explain_options": {"spark": False, "overlays": 4, "lime": {"score_size": 128}},
     }
 
 

@@ -41,7 +41,7 @@ def train_params(params: PipelineParams) -> dict[str, Any]:
     """TrainParams of the pipeline."""
     values: dict[str, Any] = {"dataset": params.dataset, "backbone": params.backbone}
     if params.variants:
-        values["variants"] = params.variants
+        values["variants"] = ",".join(params.variants)
     return {**values, **params.train_options}
 
 

@@ -47,10 +47,14 @@ def version_metrics(name: str, version: str) -> dict[str, float]:
 
 
 def find_metric(metrics: dict[str, Any], metric: str) -> float | None:
-    """``metric`` from a (possibly nested or prefixed) metrics dict; None when absent."""
-    if metric in metrics and isinstance(metrics[metric], int | float):
-        value = float(metrics[metric])
-        return value if math.isfinite(value) else None
+    """``metric`` from a (possibly nested or prefixed) metrics dict; None when absent.
+
+    ``best_<metric>`` (how a parent run logs its best variant) counts as ``metric``.
+    """
+    for name in (metric, f"best_{metric}"):
+        if isinstance(metrics.get(name), int | float) and not isinstance(metrics[name], bool):
+            value = float(metrics[name])
+            return value if math.isfinite(value) else None
     for key, value in metrics.items():
         if isinstance(value, dict):
             found = find_metric(value, metric)
