@@ -37,7 +37,7 @@ def trained_detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train
     from components.detect.step import DetectTrainParams, run
 
     root = tmp_path_factory.mktemp("detector")
-    boxes, _ = make_dataset(root / "lime", 48, size=64, seed=1)
+    boxes, _ = make_dataset(root / "lime", 40, size=64, seed=1)
     gt, _ = make_dataset(root / "human", 16, size=64, seed=2)
     previous = os.environ.get("NOLABEL_HOME")
     os.environ["NOLABEL_HOME"] = str(root / "home")
@@ -45,8 +45,14 @@ def trained_detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train
     try:
         result = run(
             DetectTrainParams(
-                boxes=str(boxes), epochs=6, image_size=64, batch_size=4, lr=0.02,
-                gt=str(gt), images=str(root / "human" / "images"), overlays=4,
+                boxes=str(boxes),
+                epochs=6,
+                image_size=64,
+                batch_size=4,
+                lr=0.01,
+                gt=str(gt),
+                images=str(root / "human" / "images"),
+                overlays=4,
             )
         )
     finally:

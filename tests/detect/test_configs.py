@@ -63,7 +63,9 @@ def test_backbone_loads_imagenet_weights_and_freezes_stages():
         backbone.net._blocks[5]._project_conv.weight, reference["_blocks.5._project_conv.weight"]
     )
     frozen = [p.requires_grad for p in backbone.net._blocks[: backbone.group_ends[1]].parameters()]
-    trainable = [p.requires_grad for p in backbone.net._blocks[backbone.group_ends[1] :].parameters()]
+    trainable = [
+        p.requires_grad for p in backbone.net._blocks[backbone.group_ends[1] :].parameters()
+    ]
     assert not any(frozen) and all(trainable)
     backbone.train()
     assert not backbone.net._bn0.training  # frozen stem stays in eval mode

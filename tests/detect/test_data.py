@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,15 +72,17 @@ def test_store_uris_for_boxes_and_image_root(tmp_path, s3_bucket):
     store = open_store()
     path, coco = make_dataset(tmp_path / "src", 3, size=48)
     for image in coco["images"]:
-        store.put_file(f"datasets/demo/images/{image['file_name']}",
-                       tmp_path / "src" / "images" / image["file_name"])
+        store.put_file(
+            f"datasets/demo/images/{image['file_name']}",
+            tmp_path / "src" / "images" / image["file_name"],
+        )
     coco["info"] = {"image_root": store.uri("datasets/demo/images")}
     uri = store.put_bytes("datasets/demo/lime/boxes.coco.json", json.dumps(coco).encode())
     assert uri.startswith("s3://")
     normalised, _ = prepare(uri, tmp_path / "work")
     assert len(normalised["images"]) == 3 and len(normalised["annotations"]) == 3
     for image in normalised["images"]:
-        assert open(image["file_name"], "rb").read(3) == b"\xff\xd8\xff"  # downloaded JPEG
+        assert Path(image["file_name"]).read_bytes()[:3] == b"\xff\xd8\xff"  # downloaded JPEG
 
 
 def test_split_is_by_image_seeded_and_disjoint(tmp_path):

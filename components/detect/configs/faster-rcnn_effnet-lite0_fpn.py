@@ -82,7 +82,7 @@ max_epochs = 6
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(
     type="OptimWrapper",
-    optimizer=dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=0.0001),
+    optimizer=dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=0.0001),
     clip_grad=dict(max_norm=35, norm_type=2),
 )
 param_scheduler = [

@@ -23,5 +23,5 @@ model = dict(
         bbox_head=dict(in_channels=256, fc_out_channels=1024, num_classes=1),
     ),
 )
-optim_wrapper = dict(optimizer=dict(lr=0.01))
+optim_wrapper = dict(optimizer=dict(lr=0.005))
 load_from = None

@@ -1,0 +1,150 @@
+"""`nolabel score` on a folder: probabilities, boxes, unreadable files, resuming."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.detect.shapes import make_image
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def classifier_dir(tmp_path):
+    """A quick pixels classifier: bright shape (positive) vs plain noise (negative)."""
+    from components.transfer.quick import train_classifier_from_arrays
+
+    rng = np.random.default_rng(5)
+    positives = [np.asarray(make_image(rng, 64)[0]) for _ in range(12)]
+    negatives = [rng.integers(0, 60, size=(64, 64, 3), dtype=np.uint8) for _ in range(12)]
+    target = tmp_path / "classifier"
+    train_classifier_from_arrays(
+        positives + negatives,
+        [1] * 12 + [0] * 12,
+        backbone="pixels",
+        input_size=32,
+        register=False,
+        model_dir=target,
+    )
+    return target
+
+
+@pytest.fixture
+def sd_card(tmp_path):
+    """A camera card: images in nested folders, a corrupt JPEG, a text file, a fake .jpg."""
+    rng = np.random.default_rng(9)
+    root = tmp_path / "DCIM"
+    for index in range(5):
+        folder = root / ("100CAM" if index < 3 else "101CAM/night")
+        folder.mkdir(parents=True, exist_ok=True)
+        make_image(rng, 64)[0].save(folder / f"IMG_{index:04d}.JPG", quality=95)
+    Image.fromarray(rng.integers(0, 60, (48, 80, 3), dtype=np.uint8)).save(root / "empty.png")
+    good = (root / "100CAM" / "IMG_0000.JPG").read_bytes()
+    (root / "100CAM" / "IMG_0099.JPG").write_bytes(good[: len(good) // 3])  # cut short
+    (root / "notes.txt").write_text("battery low\n")
+    (root / "101CAM" / "fake.jpg").write_text("not really a jpeg")
+    return root
+
+
+def _score(args):
+    from typer.testing import CliRunner
+
+    from components.cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["score", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_score_folder_with_bad_files_and_resume(
+    trained_detector, detector_home, classifier_dir, sd_card, tmp_path
+):
+    out = tmp_path / "results.json"
+    args = [
+        "--images",
+        str(sd_card),
+        "--out",
+        str(out),
+        "--classifier",
+        str(classifier_dir),
+        "--batch-size",
+        "2",
+        "--min-score",
+        "0.3",
+    ]
+    first = _score(args)
+    assert first["files"] == 9 and first["scored"] == 6 and first["failed"] == 3
+    assert first["resumed"] == 0 and first["detector"] == "nolabel-detector:1"
+    results = json.loads(out.read_text())
+    failures = {f["path"]: f["reason"] for f in results["failures"]}
+    assert failures == {
+        "100CAM/IMG_0099.JPG": "undecodable",
+        "notes.txt": "not_an_image",
+        "101CAM/fake.jpg": "not_an_image",
+    }
+    by_path = {r["path"]: r for r in results["images"]}
+    assert set(by_path) == {
+        "100CAM/IMG_0000.JPG",
+        "100CAM/IMG_0001.JPG",
+        "100CAM/IMG_0002.JPG",
+        "101CAM/night/IMG_0003.JPG",
+        "101CAM/night/IMG_0004.JPG",
+        "empty.png",
+    }
+    for path, record in by_path.items():
+        assert 0.0 <= record["probability"] <= 1.0
+        assert all(len(b["bbox"]) == 4 and b["score"] >= 0.3 for b in record["boxes"])
+        if path != "empty.png":
+            assert record["positive"] and record["boxes"], record
+            x0, y0, x1, y1 = record["boxes"][0]["bbox"]
+            assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64
+    assert not by_path["empty.png"]["positive"]
+    assert first["positives"] == 5
+
+    again = _score(args)  # everything already done: nothing is recomputed
+    assert again["scored"] == 0 and again["resumed"] == 6 and again["failed"] == 3
+    assert json.loads(out.read_text())["images"] == results["images"]
+
+    partial = out.with_name(out.name + ".partial.jsonl")
+    lines = partial.read_text().splitlines()
+    partial.write_text("\n".join(lines[:4]) + "\n" + lines[4][:10])  # interrupted mid-line
+    out.unlink()
+    resumed = _score(args)
+    done_before = sum(1 for line in lines[:4] if "error" not in json.loads(line))
+    assert resumed["scored"] == 6 - done_before and resumed["resumed"] == done_before
+    assert json.loads(out.read_text())["images"] == results["images"]
+
+
+def test_score_rejects_a_missing_folder(tmp_path, classifier_dir):
+    from components.common.errors import InputError
+    from components.detect.score import ScoreParams, run_score
+
+    with pytest.raises(InputError, match="is not a directory"):
+        run_score(
+            ScoreParams(
+                images=str(tmp_path / "nope"),
+                out=str(tmp_path / "r.json"),
+                classifier=str(classifier_dir),
+                use_detector=False,
+            )
+        )
+
+
+def test_score_with_classifier_only(tmp_path, classifier_dir, sd_card):
+    from components.detect.score import ScoreParams, run_score
+
+    result = run_score(
+        ScoreParams(
+            images=str(sd_card),
+            out=str(tmp_path / "r.json"),
+            classifier=str(classifier_dir),
+            use_detector=False,
+        )
+    )
+    assert result.scored == 6 and result.detector is None
+    records = json.loads((tmp_path / "r.json").read_text())["images"]
+    assert all("boxes" not in r and "probability" in r for r in records)
