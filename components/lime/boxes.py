@@ -49,9 +49,9 @@ def boxes_from_weights(
     segments: np.ndarray,
     *,
     coverage: float = 0.75,
-    floor: float = 0.1,
+    floor: float = 0.0,
     split: bool = True,
-    merge_distance: float = 0.05,
+    merge_distance: float = 0.12,
     min_area: float = 0.01,
     min_score: float = 0.05,
 ) -> list[dict[str, Any]]:

@@ -50,10 +50,10 @@ class LimeParams(BaseModel):
     kernel_width: float = Field(0.25, gt=0, description="Width of the exponential kernel.")
     coverage: float = Field(0.75, gt=0, le=1, description="Share of positive weight boxed.")
     weight_floor: float = Field(
-        0.1, ge=0, lt=1, description="Weights under this × the largest count as noise."
+        0.0, ge=0, lt=1, description="Weights under this × the largest count as noise."
     )
     split: bool = Field(True, description="Split the mask into separate objects.")
-    merge_distance: float = Field(0.05, ge=0, description="Merge parts closer (× diagonal).")
+    merge_distance: float = Field(0.12, ge=0, description="Merge parts closer (× diagonal).")
     min_box_area: float = Field(0.01, ge=0, lt=1, description="Drop parts under this area share.")
     min_box_score: float = Field(0.05, ge=0, le=1, description="Drop parts under this score.")
     dedupe: bool = Field(True, description="Score identical samples once.")

@@ -138,10 +138,13 @@ def run_tasks_spark(
     tasks: list[dict[str, Any]], config: JobConfig, master: str | None, partitions: int | None
 ) -> list[dict]:
     """Spark path: tasks spread over executors with ``mapInPandas``; records collected."""
+    import os
+
     import pandas as pd
 
     from components.common.spark import get_spark
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this venv
     spark = get_spark(master, app_name="nolabel-explain")
     frame = pd.DataFrame(tasks, columns=["file_name", "sha256", "key", "data"])
     count = partitions or max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 2))
