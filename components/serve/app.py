@@ -14,7 +14,8 @@ from components.serve.errors import install_error_handlers
 from components.serve.metrics import ServeMetrics, create_metrics
 from components.serve.middleware import RequestContextMiddleware, configure_logging
 from components.serve.models import LoadedModel, ModelManager
-from components.serve.routes import health, v1
+from components.serve.probes import health
+from components.serve.routes import v1
 from components.serve.settings import ServeSettings
 
 log = logging.getLogger("nolabel.serve")
