@@ -7,6 +7,8 @@ import pandas as pd
 
 from components.common.datasets import POSITIVE
 
+SMALL_ROWS = 20_000
+
 
 def class_weights(labels: np.ndarray) -> dict[int, float]:
     """Balanced weights ``n / (2 n_class)`` so both classes count equally."""
@@ -33,6 +35,8 @@ def to_spark(spark, frame: pd.DataFrame, balance: bool = True):
     )
     schema = "id string, group string, label double, weight double, features array<float>"
     sdf = spark.createDataFrame(pdf, schema=schema)
+    if len(pdf) < SMALL_ROWS:  # one partition: each L-BFGS iteration is one task, not many
+        sdf = sdf.coalesce(1)
     return sdf.withColumn("features", array_to_vector(F.col("features")))
 
 
@@ -50,7 +54,11 @@ def fit_pipeline(train_sdf, reg_param: float = 0.01, elastic_net: float = 0.0, m
         maxIter=max_iter,
         standardization=True,
     )
-    return Pipeline(stages=[regression]).fit(train_sdf)
+    train_sdf = train_sdf.cache()
+    try:
+        return Pipeline(stages=[regression]).fit(train_sdf)
+    finally:
+        train_sdf.unpersist()
 
 
 def positive_probability(model, sdf) -> pd.DataFrame:
