@@ -94,8 +94,8 @@ def docker_container_spec(
 ) -> dict[str, Any]:
     """Keyword arguments of ``create_docker_container`` that run ``step`` on ``params``.
 
-    With a local store the NOLABEL_HOME directory is bind-mounted at the same path, so the
-    container reads and writes the same store and MLflow database as the flow.
+    NOLABEL_HOME is bind-mounted at the same path, so the container sees the same local store,
+    MLflow database and downloaded files as the flow.
     """
     target = get_step(step)
     payload = params_json(params)
@@ -113,8 +113,7 @@ def docker_container_spec(
         "network_mode": "host",
         "labels": {"org.nolabel.step": target.name},
     }
-    if not settings.uses_s3:
-        spec["volumes"] = {str(settings.home): {"bind": str(settings.home), "mode": "rw"}}
+    spec["volumes"] = {str(settings.home): {"bind": str(settings.home), "mode": "rw"}}
     if target.gpu and settings.device != "cpu":
         spec["device_requests"] = [{"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}]
     return spec

@@ -94,7 +94,12 @@ class RefreshParams(BaseModel):
         None, max_length=64, description="Refresh tag; default today's UTC date."
     )
     classifier_metric: str = Field("roc_auc", description="Held-out classifier metric to beat.")
-    detector_metric: str = Field("ap50", description="Held-out detector metric to beat.")
+    detector_metric: str = Field(
+        "gt_ap50", description="Detector metric on the true boxes (when the dataset has them)."
+    )
+    detector_fallback_metric: str = Field(
+        "val_ap50", description="Detector metric on held-out LIME boxes (no true boxes)."
+    )
     min_improvement: float = Field(0.0, ge=0.0, description="Margin the new model must win by.")
 
 

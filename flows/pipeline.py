@@ -14,9 +14,11 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
+from components.common.datasets import dataset_prefix
 from components.common.settings import get_settings
+from components.common.store import open_store
 from flows import promotion, report
-from flows.data import dataset_images_dir, dataset_truth_path, flow_dir
+from flows.data import dataset_truth_path, flow_dir
 from flows.params import PipelineParams
 from flows.tasks import crawl_task, detect_task, evaluate_task, explain_task, train_task
 
@@ -61,10 +63,8 @@ def explain_params(
     return {**values, **params.explain_options}
 
 
-def detect_params(
-    params: PipelineParams, explain: dict[str, Any], truth: Path | None, images: Path | None
-) -> dict[str, Any]:
-    """DetectTrainParams: fine-tune on the LIME boxes."""
+def detect_params(params: PipelineParams, explain: dict[str, Any]) -> dict[str, Any]:
+    """DetectTrainParams: fine-tune on the LIME boxes (scored on held-out LIME boxes)."""
     values: dict[str, Any] = {
         "boxes": explain.get("coco_uri") or explain["coco_path"],
         "epochs": params.epochs,
@@ -72,15 +72,21 @@ def detect_params(
     }
     if params.detector_config:
         values["config"] = params.detector_config
-    if truth is not None and images is not None:
-        values["gt"] = str(truth)
-        values["images"] = str(images)
     return {**values, **params.detect_options}
 
 
-def evaluate_params(model_uri: str, truth: Path, images: Path) -> dict[str, Any]:
-    """DetectEvalParams: a detector against the true boxes."""
-    return {"model": model_uri, "gt": str(truth), "images": str(images)}
+def evaluate_params(model_uri: str, crawl: dict[str, Any]) -> dict[str, Any]:
+    """DetectEvalParams: a detector against the dataset's true boxes (store URIs, so a container
+    or Job reads them from the store too)."""
+    images = open_store().uri(f"{dataset_prefix(crawl['dataset'])}/images")
+    return {"model": model_uri, "gt": crawl["truth_uri"], "images": images}
+
+
+def local_truth(crawl: dict[str, Any]) -> Path | None:
+    """A local copy of the true boxes for LIME scoring (not in Kubernetes Jobs: no shared disk)."""
+    if not crawl.get("truth_uri") or get_settings().execution == "kubernetes":
+        return None
+    return dataset_truth_path(crawl["dataset"])
 
 
 @task(name="promote", cache_policy=NONE, persist_result=False)
@@ -114,26 +120,25 @@ def run_pipeline_steps(params: PipelineParams) -> dict[str, dict[str, Any]]:
     salt = {"run_tag": params.run_tag} if params.run_tag else {}
     steps: dict[str, dict[str, Any]] = {}
     steps["crawl"] = crawl_task(step="crawl", params=crawl_params(params), upstream=salt)
+    crawl = steps["crawl"]
     steps["train"] = train_task(
-        step="train", params=train_params(params), upstream={**salt, "crawl": steps["crawl"]}
+        step="train", params=train_params(params), upstream={**salt, "crawl": crawl}
     )
-    truth = dataset_truth_path(params.dataset)
-    images = dataset_images_dir(params.dataset) if truth is not None else None
     steps["explain"] = explain_task(
         step="explain",
-        params=explain_params(params, steps["train"], truth),
-        upstream={**salt, "crawl": steps["crawl"], "train": steps["train"]},
+        params=explain_params(params, steps["train"], local_truth(crawl)),
+        upstream={**salt, "crawl": crawl, "train": steps["train"]},
     )
     steps["detect"] = detect_task(
         step="detect",
-        params=detect_params(params, steps["explain"], truth, images),
+        params=detect_params(params, steps["explain"]),
         upstream={**salt, "explain": steps["explain"]},
     )
-    if truth is not None and images is not None and steps["detect"].get("model_uri"):
+    if crawl.get("truth_uri") and steps["detect"].get("model_uri"):
         steps["evaluate"] = evaluate_task(
             step="evaluate",
-            params=evaluate_params(steps["detect"]["model_uri"], truth, images),
-            upstream={**salt, "crawl": steps["crawl"], "detect": steps["detect"]},
+            params=evaluate_params(steps["detect"]["model_uri"], crawl),
+            upstream={**salt, "crawl": crawl, "detect": steps["detect"]},
         )
     return steps
 

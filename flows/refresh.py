@@ -16,7 +16,6 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from flows import promotion, report
-from flows.data import dataset_images_dir, dataset_truth_path
 from flows.params import RefreshParams, default_tag
 from flows.pipeline import evaluate_params, model_entry, run_pipeline_steps
 from flows.tasks import evaluate_task
@@ -48,23 +47,25 @@ def compare_classifier(train: dict[str, Any], metric: str, margin: float) -> dic
 
 
 def compare_detector(
-    steps: dict[str, dict[str, Any]], dataset: str, metric: str, margin: float, salt: dict
+    steps: dict[str, dict[str, Any]], params: RefreshParams, salt: dict
 ) -> dict[str, Any]:
-    """Decide whether the new detector replaces production (same true boxes when available)."""
+    """Decide whether the new detector replaces production: both scored on the same true boxes
+    when the dataset has them, else on their held-out LIME-box metrics."""
     detect = steps["detect"]
     name = detect.get("model_name") or promotion.DETECTOR_MODEL
     current = promotion.production_version(name)
     new_metrics, current_metrics = detect.get("metrics") or {}, _production_metrics(name, current)
-    truth = dataset_truth_path(dataset)
-    if "evaluate" in steps and current is not None and truth is not None:
+    metric = params.detector_fallback_metric
+    if "evaluate" in steps and current is not None:
         production_eval = evaluate_task(
             step="evaluate",
-            params=evaluate_params(f"models:/{name}/{current}", truth, dataset_images_dir(dataset)),
+            params=evaluate_params(f"models:/{name}/{current}", steps["crawl"]),
             upstream={**salt, "crawl": steps["crawl"], "production": current},
         )
         steps["evaluate-production"] = production_eval
         new_metrics = steps["evaluate"].get("metrics") or {}
         current_metrics = production_eval.get("metrics") or {}
+        metric = params.detector_metric
     return promotion.decide(
         name,
         detect.get("model_version"),
@@ -72,7 +73,7 @@ def compare_detector(
         current,
         promotion.find_metric(current_metrics, metric),
         metric,
-        margin,
+        params.min_improvement,
     )
 
 
@@ -89,9 +90,7 @@ def refresh(params: RefreshParams) -> dict[str, Any]:
         "classifier": compare_classifier(
             steps["train"], params.classifier_metric, params.min_improvement
         ),
-        "detector": compare_detector(
-            steps, pipeline.dataset, params.detector_metric, params.min_improvement, salt
-        ),
+        "detector": compare_detector(steps, params, salt),
     }
     models = {}
     for kind, decision in decisions.items():

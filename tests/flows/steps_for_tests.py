@@ -38,6 +38,31 @@ def _count(name: str) -> None:
     CALLS[name] = CALLS.get(name, 0) + 1
 
 
+# Set by a test to register real MLflow model versions with these held-out qualities.
+QUALITY: dict[str, float] = {}
+EVALUATION: dict[str, float] = {}  # detector model URI -> quality on the true boxes
+
+
+def _register(
+    name: str, step: str, metrics: dict[str, float]
+) -> tuple[str, str | None, str | None]:
+    """(model URI, version, run id): a registered version when QUALITY is set, else a fake."""
+    if not QUALITY:
+        return f"runs:/{step}-{CALLS[step]}/model", None, None
+    import mlflow
+
+    from components.common import tracking
+
+    tracking.configure()
+    client = mlflow.MlflowClient()
+    if not client.search_registered_models(filter_string=f"name = '{name}'"):
+        client.create_registered_model(name)
+    with tracking.start_run(name) as run:
+        tracking.log_metrics({f"best_{k}": v for k, v in metrics.items()})
+    version = client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    return f"models:/{name}/{version.version}", str(version.version), run.info.run_id
+
+
 def crawl(params: AnyParams) -> dict:
     """Writes a two-image dataset with true boxes, like the demo provider."""
     import json
@@ -54,28 +79,35 @@ def crawl(params: AnyParams) -> dict:
         "annotations": [],
         "categories": [{"id": 1, "name": "object"}],
     }
-    store.put_bytes(f"datasets/{name}/truth.coco.json", json.dumps(truth).encode())
-    return {"dataset": name, "counts": {"positive": 1, "negative": 1}, "failures": {}}
+    truth_uri = store.put_bytes(f"datasets/{name}/truth.coco.json", json.dumps(truth).encode())
+    return {
+        "dataset": name,
+        "truth_uri": truth_uri,
+        "counts": {"positive": 1, "negative": 1},
+        "failures": {},
+    }
 
 
 def train(params: AnyParams) -> dict:
     _count("train")
+    metrics = {"roc_auc": QUALITY.get("classifier", 0.75)}
+    uri, version, run_id = _register("nolabel-classifier", "train", metrics)
     return {
-        "parent_run_id": None,
-        "model_uri": "runs:/r1/model",
+        "parent_run_id": run_id,
+        "model_uri": uri,
         "model_name": "nolabel-classifier",
-        "model_version": None,
-        "metrics": {"roc_auc": 0.75},
+        "model_version": version,
+        "metrics": metrics,
     }
 
 
 def explain(params: AnyParams) -> dict:
     _count("explain")
     values = params.model_dump()
-    assert values["model"] == "runs:/r1/model"
+    assert values["model"].startswith(("runs:/train-", "models:/nolabel-classifier/"))
     return {
         "coco_path": values["out"],
-        "coco_uri": f"file:///boxes-{values['num_samples']}.coco.json",
+        "coco_uri": f"file:///boxes-{values['num_samples']}-{values['model']}.coco.json",
         "boxes": 1,
         "metrics": {"mean_iou": 0.5},
         "run_id": None,
@@ -84,18 +116,21 @@ def explain(params: AnyParams) -> dict:
 
 def detect(params: AnyParams) -> dict:
     _count("detect")
-    epochs = params.model_dump()["epochs"]
+    assert params.model_dump()["boxes"].startswith("file:///boxes-")
+    metrics = {"val_ap50": 0.4}
+    uri, version, run_id = _register("nolabel-detector", "detect", metrics)
+    EVALUATION[uri] = QUALITY.get("detector", 0.3)
     return {
-        "run_id": None,
-        "model_uri": f"runs:/r2-{epochs}/model",
+        "run_id": run_id,
+        "model_uri": uri,
         "model_name": "nolabel-detector",
-        "model_version": None,
-        "metrics": {"ap50": 0.4},
+        "model_version": version,
+        "metrics": metrics,
     }
 
 
 def evaluate(params: AnyParams) -> dict:
     _count("evaluate")
     values = params.model_dump()
-    assert values["model"].startswith("runs:/r2-") and values["images"].endswith("images")
-    return {"metrics": {"ap50": 0.3}}
+    assert values["gt"].endswith("truth.coco.json") and values["images"].endswith("/images")
+    return {"model_uri": values["model"], "metrics": {"gt_ap50": EVALUATION[values["model"]]}}

@@ -59,7 +59,7 @@ def test_docker_spec_runs_the_step_module_on_its_params(
     assert env["NOLABEL_SPARK_MASTER"] == "local[2]"
     assert env["NOLABEL_EXECUTION"] == "local"  # inside the container the step runs in-process
     assert env["NOLABEL_HOME"] == str(settings.home)
-    # a local store is shared with the container at the same path
+    # NOLABEL_HOME (local store, MLflow DB, downloads) is shared at the same path
     assert spec["volumes"] == {str(settings.home): {"bind": str(settings.home), "mode": "rw"}}
     assert "device_requests" not in spec
 
@@ -69,7 +69,7 @@ def test_docker_spec_is_accepted_by_the_docker_sdk(monkeypatch: pytest.MonkeyPat
 
     settings = _s3_settings(monkeypatch)
     spec = docker_container_spec("detect", {"boxes": "s3://nolabel/x.json"}, settings)
-    assert "volumes" not in spec  # S3 store: nothing to mount
+    assert spec["volumes"][str(settings.home)]["bind"] == str(settings.home)
     assert spec["device_requests"][0]["Capabilities"] == [["gpu"]]
     args = _create_container_args({"version": "1.44", **spec})
     assert args["host_config"]["NetworkMode"] == "host"

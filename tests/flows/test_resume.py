@@ -21,6 +21,8 @@ PARAMS = {"dataset": "tiny", "provider": "demo", "positive": ["leopard"], "negat
 def quick_steps(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Point every pipeline step at the quick functions; return their call counts."""
     steps_for_tests.CALLS.clear()
+    steps_for_tests.QUALITY.clear()
+    steps_for_tests.EVALUATION.clear()
     for name in ("crawl", "train", "explain", "detect", "evaluate"):
         monkeypatch.setitem(
             STEPS,
@@ -66,8 +68,8 @@ def test_rerun_resumes_at_the_step_that_failed(
     # crawl and train were reused from the store, explain ran again, the rest ran once
     assert quick_steps == {"crawl": 1, "train": 1, "explain": 1, "detect": 1, "evaluate": 1}
     assert len(explain_calls) == 2
-    assert summary["steps"]["evaluate"]["metrics"] == {"ap50": 0.3}
-    assert {"step": "detect", "metric": "ap50", "value": 0.4} in summary["metrics"]
+    assert summary["steps"]["evaluate"]["metrics"] == {"gt_ap50": 0.3}
+    assert {"step": "detect", "metric": "val_ap50", "value": 0.4} in summary["metrics"]
 
     # a third run redoes nothing; a new run_tag redoes everything
     build_detector(params=PARAMS)
@@ -96,7 +98,7 @@ def test_transient_errors_are_retried_and_user_errors_are_not(
     detect_calls = _fail_once(monkeypatch, "detect", ConnectionError("S3 connection reset"))
     monkeypatch.setattr("flows.tasks.detect_task.retry_delay_seconds", [0, 0])
     summary = build_detector(params=PARAMS)
-    assert len(detect_calls) == 2 and summary["steps"]["detect"]["metrics"] == {"ap50": 0.4}
+    assert len(detect_calls) == 2 and summary["steps"]["detect"]["metrics"] == {"val_ap50": 0.4}
 
     train_calls = _fail_once(monkeypatch, "train", InputError("dataset has one class only"))
     with pytest.raises(InputError, match="one class only"):
@@ -125,7 +127,7 @@ def test_each_run_publishes_a_summary_artifact(prefect_api, quick_steps) -> None
     artifacts = _artifacts_of(state.state_details.flow_run_id)
     markdown = artifacts["build-detector"]
     assert markdown["type"] == "markdown"
-    assert "## Metrics" in markdown["data"] and "| detect | ap50 | 0.4 |" in markdown["data"]
+    assert "## Metrics" in markdown["data"] and "| detect | val_ap50 | 0.4 |" in markdown["data"]
     table = artifacts["build-detector-metrics"]
     rows = json.loads(table["data"]) if isinstance(table["data"], str) else table["data"]
     assert table["type"] == "table"
