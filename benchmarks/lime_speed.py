@@ -137,15 +137,9 @@ def load_image(path: Path):
 
 def run_nolabel(classifier, paths, params, with_floor: bool) -> tuple[dict, dict[str, float]]:
     """nolabel on ``paths``: (boxes per image, timing summary incl. the floor)."""
-    from components.lime.explain import (
-        compose,
-        explain_image,
-        fill_image,
-        resize_long_side,
-        sample_masks,
-        segment,
-    )
+    from components.lime.explain import explain_image, resize_long_side, segment
     from components.lime.job import classifier_score_fn
+    from components.lime.perturb import compose, fill_image, sample_masks
 
     score_fn = classifier_score_fn(classifier)
     boxes, seconds, floors, parts, r2 = {}, [], [], [], []
@@ -187,15 +181,9 @@ def sweep_shared_scores(classifier, paths, base, sample_counts, fit_variants) ->
     scored once at max(sample_counts) and every smaller count reuses a prefix of those scores.
     """
     from components.lime.boxes import boxes_from_weights
-    from components.lime.explain import (
-        fill_image,
-        fit_weights,
-        resize_long_side,
-        sample_masks,
-        score_masks,
-        segment,
-    )
+    from components.lime.explain import fit_weights, resize_long_side, segment
     from components.lime.job import classifier_score_fn
+    from components.lime.perturb import fill_image, sample_masks, score_masks
 
     score_fn = classifier_score_fn(classifier)
     largest = max(sample_counts)

@@ -135,7 +135,10 @@ def run(params: ExplainParams) -> ExplainResult:
     tasks, image_root, base_prefix, category = _image_tasks(params, store)
     model_uri = tracking.resolve_model_uri(params.model, CLASSIFIER_NAME)
     classifier = load_classifier(model_uri)
-    model_id = f"{model_uri}|{getattr(classifier, 'name', '')}:{getattr(classifier, 'version', '')}"
+    version = getattr(classifier, "version", None)
+    model_id = f"{model_uri}|{getattr(classifier, 'name', '')}:{version or ''}"
+    if model_uri.startswith("models:/") and version:  # pin: an alias may move mid-job
+        model_uri = f"models:/{classifier.name}/{version}"
     config = JobConfig(
         model_uri=model_uri,
         lime=params.lime,
