@@ -15,6 +15,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -85,6 +86,12 @@ def serve(port: int, count: int, width: int, height: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
+def child_cpu() -> float:
+    """User + system CPU seconds of finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -135,7 +142,7 @@ def run_nolabel(port: int, count: int, concurrency: int, work: Path) -> dict:
         "NOLABEL_BING_KEY": "bench",
         "PYTHONPATH": str(REPO),
     }
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), child_cpu()
     done = subprocess.run(
         [sys.executable, "-m", "components.crawl", "run-json", json.dumps(params)],
         cwd=REPO,
@@ -144,7 +151,7 @@ def run_nolabel(port: int, count: int, concurrency: int, work: Path) -> dict:
         text=True,
         check=False,
     )
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, child_cpu() - cpu
     if done.returncode != 0:
         raise RuntimeError(f"nolabel crawl failed: {done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -152,6 +159,7 @@ def run_nolabel(port: int, count: int, concurrency: int, work: Path) -> dict:
     return {
         "images": result["counts"]["positive"],
         "wall_s": wall,
+        "cpu_s": cpu,
         "internal_images_per_s": result["images_per_second"],
         "failures": result["failures"],
     }
@@ -192,14 +200,14 @@ def run_img2dataset(
         command += ["--resize_mode", "keep_ratio", "--image_size", "96", "--encode_quality", "92"]
     else:
         command += ["--resize_mode", "no"]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), child_cpu()
     done = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, child_cpu() - cpu
     if done.returncode != 0:
         raise RuntimeError(f"img2dataset failed: {done.stderr[-2000:]}")
     stored = len(list(out.rglob("*.jpg")))
     shutil.rmtree(out, ignore_errors=True)
-    return {"images": stored, "wall_s": wall}
+    return {"images": stored, "wall_s": wall, "cpu_s": cpu}
 
 
 def main() -> None:
@@ -264,7 +272,8 @@ def main() -> None:
         f"repeats={args.repeats} (median images/s, end to end incl. interpreter start)"
     )
     for name, value in summary.items():
-        print(f"  {name:20s} {value:8.1f} img/s")
+        cpu_ms = statistics.median(r["cpu_s"] / max(r["images"], 1) for r in runs[name]) * 1000
+        print(f"  {name:20s} {value:8.1f} img/s   {cpu_ms:5.2f} CPU ms/image")
     ratio = summary["nolabel"] / summary["img2dataset"]
     print(f"  ratio nolabel / img2dataset (no resize) = {ratio:.2f}")
     print(

@@ -28,9 +28,21 @@ def crawl(
     ),
     folder_root: Optional[str] = typer.Option(None, "--folder-root", help="Folder provider root."),  # noqa: UP045
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Override the API endpoint."),  # noqa: UP045
+    api_rate: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--api-rate", help="API requests per second (default: the provider's limit)."
+    ),
+    licence: Optional[list[str]] = typer.Option(  # noqa: UP045
+        None, "--licence", help="Licence filter (openverse: by, cc0...; inaturalist: cc-by...)."
+    ),
+    research_grade: bool = typer.Option(
+        True, "--research-grade/--any-grade", help="iNaturalist: research-grade only."
+    ),
+    image_width: int = typer.Option(256, "--image-width", help="Demo image width."),
+    image_height: int = typer.Option(192, "--image-height", help="Demo image height."),
     concurrency: int = typer.Option(32, "--concurrency", help="Simultaneous downloads."),
     per_host: int = typer.Option(8, "--per-host", help="Simultaneous downloads per host."),
     timeout: float = typer.Option(20.0, "--timeout", help="Network timeout in seconds."),
+    retries: int = typer.Option(2, "--retries", help="Retries of 429/5xx/timeouts per image."),
     max_bytes: int = typer.Option(20 * 1024 * 1024, "--max-bytes", help="Per-image size cap."),
     resize: Optional[int] = typer.Option(None, "--resize", help="Shrink the long side to N px."),  # noqa: UP045
     near_distance: int = typer.Option(4, "--near-distance", help="pHash bits; -1 disables."),
@@ -41,6 +53,7 @@ def crawl(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry permanent failures."),
     spark: bool = typer.Option(False, "--spark", help="Download inside Spark mapPartitions."),
     spark_master: Optional[str] = typer.Option(None, "--spark-master", help="Spark master URL."),  # noqa: UP045
+    spark_partitions: Optional[int] = typer.Option(None, "--spark-partitions"),  # noqa: UP045
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
     """Search a provider, download, check and dedupe images into a labelled dataset."""
@@ -57,6 +70,12 @@ def crawl(
         negative_per_query=negative_per_query,
         folder_root=folder_root,
         base_url=base_url,
+        api_rate=api_rate,
+        licences=licence or [],
+        research_grade=research_grade,
+        image_width=image_width,
+        image_height=image_height,
+        retries=retries,
         concurrency=concurrency,
         per_host=per_host,
         timeout=timeout,
@@ -68,6 +87,7 @@ def crawl(
         retry_failed=retry_failed,
         spark=spark,
         spark_master=spark_master,
+        spark_partitions=spark_partitions,
         progress=progress,
     )
     emit(run(params))

@@ -13,7 +13,8 @@ from typing import Any
 from components.common.datasets import image_key
 from components.common.store import ArtifactStore
 from components.crawl.fetch import Fetcher, FetchOptions
-from components.crawl.process import FetchFailure, process_image
+from components.crawl.process import FetchFailure, ProcessedImage, process_image
+from components.crawl.safety import HostGuard
 
 Sink = Callable[[list[dict[str, Any]]], None]
 
@@ -49,18 +50,19 @@ class Crawler:
         self.stored = set(stored_shas or ())
         self.pool = ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 1))
 
+    def _process_and_store(self, data: bytes) -> ProcessedImage:
+        opts = self.options
+        image = process_image(data, opts.max_pixels, opts.resize, opts.jpeg_quality)
+        if image.sha256 not in self.stored:
+            self.store.put_bytes(image_key(self.dataset, image.sha256), image.jpeg, "image/jpeg")
+            self.stored.add(image.sha256)
+        return image
+
     async def _one(self, fetcher: Fetcher, url: str) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        opts = self.options
         try:
             data, truth = await fetcher.fetch(url)
-            image = await loop.run_in_executor(
-                self.pool, process_image, data, opts.max_pixels, opts.resize, opts.jpeg_quality
-            )
-            if image.sha256 not in self.stored:
-                key = image_key(self.dataset, image.sha256)
-                await loop.run_in_executor(self.pool, self.store.put_bytes, key, image.jpeg)
-                self.stored.add(image.sha256)
+            image = await loop.run_in_executor(self.pool, self._process_and_store, data)
         except FetchFailure as exc:
             return _failure(url, exc.reason, exc.detail, exc.permanent)
         except Exception as exc:  # never let one URL crash the crawl
@@ -95,9 +97,10 @@ class Crawler:
         iterator = iter(urls)
 
         hosts: dict[str, asyncio.Semaphore] = {}
+        guard = HostGuard(self.options.allow_private, self.options.allowed_networks)
 
         async def worker() -> None:
-            async with Fetcher(self.options, hosts) as fetcher:
+            async with Fetcher(self.options, hosts, guard) as fetcher:
                 for url in iterator:
                     record = await self._one(fetcher, url)
                     pending.append(record)

@@ -58,14 +58,18 @@ class Fetcher:
     """Fetches raw bytes, one URL at a time; use as ``async with Fetcher(options) as f``.
 
     Each concurrent worker owns a Fetcher (a one-connection keep-alive client: httpx's shared
-    pool gets slow with many connections); workers share ``hosts``, the per-host semaphores.
+    pool gets slow with many connections); workers share ``hosts`` (per-host semaphores) and
+    ``guard`` (its DNS cache).
     """
 
     def __init__(
-        self, options: FetchOptions, hosts: dict[str, asyncio.Semaphore] | None = None
+        self,
+        options: FetchOptions,
+        hosts: dict[str, asyncio.Semaphore] | None = None,
+        guard: HostGuard | None = None,
     ) -> None:
         self.options = options
-        self.guard = HostGuard(options.allow_private, options.allowed_networks)
+        self.guard = guard or HostGuard(options.allow_private, options.allowed_networks)
         self.roots = [Path(root).resolve() for root in options.file_roots]
         self._hosts = {} if hosts is None else hosts
         self.client: httpx.AsyncClient | None = None

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+DNS_TTL = 60.0  # seconds a resolution is reused (checked again on every use)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -41,6 +43,7 @@ class HostGuard:
     def __init__(self, allow_private: bool = False, allowed_networks: Iterable[str] = ()) -> None:
         self.allow_private = allow_private
         self.allowed = [ipaddress.ip_network(n, strict=False) for n in allowed_networks]
+        self._resolved: dict[tuple[str, int], tuple[float, list[str]]] = {}
 
     def permits(self, address: IPAddress) -> bool:
         """Whether ``address`` may be contacted."""
@@ -76,6 +79,9 @@ class HostGuard:
             literal = None
         if literal is not None:
             return host, port, self.check_addresses(host, [str(literal)])
+        cached = self._resolved.get((host, port))
+        if cached is not None and cached[0] > time.monotonic():
+            return host, port, self.check_addresses(host, cached[1])
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, port, type=socket.SOCK_STREAM
@@ -83,4 +89,5 @@ class HostGuard:
         except (socket.gaierror, UnicodeError) as exc:
             raise UnsafeURL("dns_error", f"cannot resolve {host}: {exc}") from None
         addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        self._resolved[(host, port)] = (time.monotonic() + DNS_TTL, addresses)
         return host, port, self.check_addresses(host, addresses)

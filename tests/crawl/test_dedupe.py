@@ -56,3 +56,17 @@ def test_plan_pages_and_random_words() -> None:
     assert len(negatives) == 5 and all(t.count == 2 for t in negatives)
     assert len(set(word_list())) >= 250
     assert random_words(5, 1) == random_words(5, 1) != random_words(5, 2)
+
+
+def test_perceptual_hash_matches_imagehash() -> None:
+    import imagehash
+    import numpy as np
+    from PIL import Image
+
+    from components.crawl.process import perceptual_hash
+
+    rng = np.random.default_rng(0)
+    for size in ((64, 48), (300, 200), (17, 90)):
+        for _ in range(5):
+            image = Image.fromarray(rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8))
+            assert perceptual_hash(image) == str(imagehash.phash(image))
