@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -85,7 +84,6 @@ class ImageClassifier:
             onnx_path=onnx_path,
             threads=threads,
         )
-        self._lock = threading.Lock()
 
     @property
     def runtime(self) -> str:

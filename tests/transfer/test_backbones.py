@@ -66,6 +66,12 @@ def test_resnet50_from_state_dict_file(resnet_weights: str) -> None:
     assert first[1].shape == (2, 2048)
     assert first[2].shape == (2, 1024)
     np.testing.assert_array_equal(first[1], extractor.extract(_images(2))[1])
+    # the same weights named by a store URI (as a cluster would pass them)
+    from components.common.store import open_store
+
+    uri = open_store().put_file("weights/resnet50.pth", resnet_weights)
+    by_uri = FeatureExtractor("resnet50", (2,), input_size=64, weights=uri, runtime="torch")
+    np.testing.assert_allclose(by_uri.extract(_images(2))[2], first[2], rtol=1e-5, atol=1e-6)
 
 
 def test_resnet50_refuses_other_state_dicts(tmp_path) -> None:
