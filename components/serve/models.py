@@ -40,17 +40,24 @@ class Detector(Protocol):
 Loader = Callable[[str], Any]
 
 
-def default_loaders() -> dict[str, Loader]:
-    """The real loaders of the transfer and detect steps (imported lazily)."""
+def default_loaders(threads: int = 1) -> dict[str, Loader]:
+    """The real loaders of the transfer and detect steps (imported lazily).
+
+    ``threads`` is the intra-op thread count of each model call: with several calls running in
+    the worker pool, one thread each is much faster than oversubscribed cores.
+    """
 
     def load_classifier(uri: str) -> Any:
         from components.transfer.classifier import load_classifier as load
 
-        return load(uri)
+        return load(uri, threads=threads)
 
     def load_detector(uri: str) -> Any:
+        import torch
+
         from components.detect.predictor import load_detector as load
 
+        torch.set_num_threads(threads)
         return load(uri)
 
     return {CLASSIFIER: load_classifier, DETECTOR: load_detector}
@@ -128,7 +135,7 @@ class ModelManager:
     ) -> None:
         self.settings = settings
         self.serve_settings = serve_settings
-        self.loaders = loaders or default_loaders()
+        self.loaders = loaders or default_loaders(serve_settings.model_threads)
         self._alias_lookup = alias_lookup
         self.kinds = kinds or (CLASSIFIER, DETECTOR)
         self._current = ModelSet()

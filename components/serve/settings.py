@@ -37,6 +37,9 @@ class ServeSettings(BaseSettings):
     inference_threads: int = Field(
         2, ge=1, description="Model calls running at once in the worker thread pool."
     )
+    model_threads: int = Field(
+        1, ge=1, description="Intra-op threads of each model call (ONNX Runtime / torch)."
+    )
     log_level: str = Field("info", description="Level of the JSON access/application log.")
 
     @property
