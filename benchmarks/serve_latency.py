@@ -197,6 +197,9 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="Measured requests per cell.")
+    parser.add_argument(
+        "--predict-requests", type=int, default=48, help="Measured requests per /v1/predict cell."
+    )
     parser.add_argument("--concurrency", default="1,8,16")
     parser.add_argument("--endpoints", default="/healthz,/v1/classify,/v1/predict")
     parser.add_argument("--classifier", help="Classifier URI (default: registry or train).")
@@ -230,9 +233,10 @@ def main() -> None:
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 log_offset = (work / "server.log").stat().st_size
                 spec = work / "spec.json"
+                count = args.predict_requests if path == "/v1/predict" else args.requests
                 spec.write_text(json.dumps({"port": port, "path": path, "images": images,
                                             "concurrency": concurrency,
-                                            "requests": args.requests}))  # fmt: skip
+                                            "requests": count}))  # fmt: skip
                 out = subprocess.run(
                     [sys.executable, __file__, "--loadgen", str(spec)],
                     capture_output=True, text=True, check=True, cwd=REPO,
