@@ -88,24 +88,30 @@ class Crawler:
     async def run(
         self, urls: Iterable[str], sink: Sink | None = None, on_done: Callable[[int], None] = None
     ) -> list[dict[str, Any]]:
-        """Download every URL; each finished batch goes to ``sink`` (group commit) as soon as
-        possible; returns all records."""
-        pending: list[dict[str, Any]] = []
+        """Download every URL and return all records.
+
+        Finished records go to ``sink`` in batches (group commit: one call per batch of URLs
+        that finished together). A worker takes its next URL only once its record has been
+        through ``sink``, so at most ``concurrency`` URLs are ever fetched but unrecorded.
+        """
+        pending: list[tuple[dict[str, Any], asyncio.Future]] = []
         wake = asyncio.Event()
         finished = False
         results: list[dict[str, Any]] = []
         iterator = iter(urls)
-
         hosts: dict[str, asyncio.Semaphore] = {}
         guard = HostGuard(self.options.allow_private, self.options.allowed_networks)
+        loop = asyncio.get_running_loop()
 
         async def worker() -> None:
             async with Fetcher(self.options, hosts, guard) as fetcher:
                 for url in iterator:
                     record = await self._one(fetcher, url)
-                    pending.append(record)
+                    recorded = loop.create_future()
+                    pending.append((record, recorded))
                     results.append(record)
                     wake.set()
+                    await recorded
 
         async def writer() -> None:
             nonlocal pending
@@ -113,8 +119,15 @@ class Crawler:
                 await wake.wait()
                 wake.clear()
                 batch, pending = pending, []
-                if batch and sink is not None:
-                    await asyncio.to_thread(sink, batch)
+                try:
+                    if batch and sink is not None:
+                        await asyncio.to_thread(sink, [record for record, _ in batch])
+                except BaseException as exc:
+                    for _, recorded in batch + pending:
+                        recorded.set_exception(exc)
+                    raise
+                for _, recorded in batch:
+                    recorded.set_result(None)
                 if batch and on_done is not None:
                     on_done(len(batch))
                 if finished and not pending:

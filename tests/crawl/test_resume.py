@@ -83,3 +83,23 @@ def test_kill_and_resume() -> None:
         third = run(params)
         assert third.downloaded == 0 and sum(server.hits[p] for p in paths) == before
         assert json.loads(third.model_dump_json())["counts"] == result.counts
+
+
+def test_progress_write_failure_stops_the_crawl_cleanly() -> None:
+    """If the progress log cannot be written, the crawl fails loudly instead of hanging."""
+    import pytest
+
+    from components.crawl.engine import crawl_urls
+    from components.crawl.fetch import FetchOptions
+    from components.crawl.providers.demo import demo_url
+
+    def broken_sink(records) -> None:
+        raise OSError("disk full")
+
+    urls = [demo_url(i % 2 == 0, i, 32, 32) for i in range(6)]
+    with pytest.raises(OSError, match="disk full"):
+        crawl_urls(open_store(), "broken", urls, FetchOptions(concurrency=2), sink=broken_sink)
+    written: list[dict] = []
+    records = crawl_urls(open_store(), "ok", urls, FetchOptions(concurrency=2), sink=written.extend)
+    assert sorted(r["url"] for r in written) == sorted(urls) == sorted(r["url"] for r in records)
+    assert all(r["status"] == "ok" for r in records)
