@@ -92,6 +92,21 @@ def lime_boxes(args, classifier: Path) -> tuple[str, dict]:
     }
 
 
+def lime_quality(boxes: str, gt_path: Path) -> dict:
+    """mean IoU / CorLoc / AP50 of precomputed LIME boxes on the lion-train images they cover."""
+    from components.common.coco import load_coco, score_boxes
+
+    lime, gt = load_coco(boxes), load_coco(gt_path)
+    covered = {Path(img["file_name"]).name for img in lime["images"]}
+    images = [img for img in gt["images"] if img["file_name"] in covered]
+    ids = {img["id"] for img in images}
+    subset = {
+        "images": images,
+        "annotations": [a for a in gt["annotations"] if a["image_id"] in ids],
+    }
+    return {f"lime_{k}": round(v, 4) for k, v in score_boxes(lime, subset).items()}
+
+
 def predict_latency(model_uri: str, images: list[Path], repeats: int = 1) -> dict:
     """Single-image Detector.predict latency in ms (decoded image in, boxes out)."""
     from components.common.images import load_rgb, to_array
@@ -139,6 +154,7 @@ def main() -> None:
     classifier = classifier_dir(args)
     if args.boxes:
         boxes, figures["boxes"] = args.boxes, args.boxes
+        figures.update(lime_quality(args.boxes, args.data / "lion-train.coco.json"))
     else:
         boxes, lime = lime_boxes(args, classifier)
         figures.update(lime)

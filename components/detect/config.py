@@ -66,10 +66,18 @@ def resolve_device(preference: str = "auto") -> str:
     return "cpu"
 
 
+def train_size_range(image_size: int) -> tuple[int, int]:
+    """Training resizes the long side randomly within this range around the test size."""
+    return round(image_size * 7 / 8), round(image_size * 5 / 4)
+
+
 def _set_resize(pipeline: list[dict[str, Any]], image_size: int) -> None:
+    low, high = train_size_range(image_size)
     for step in pipeline:
         if step.get("type") == "Resize":
             step["scale"] = (image_size, image_size)
+        elif step.get("type") == "RandomResize":
+            step["scale"] = [(low, low), (high, high)]
 
 
 def _set_frozen_stages(cfg, frozen_stages: int) -> None:

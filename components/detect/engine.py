@@ -40,6 +40,21 @@ def coco_metrics(raw: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
+def _isolate(cfg, work_dir: Path, kind: str) -> None:
+    """Fresh mmengine singletons (logger, message hub, visualizer) for each Runner.
+
+    mmengine keys them by name; a second Runner in the same process would otherwise reuse the
+    first one's visualizer, whose files live in a directory that may be gone.
+    """
+    import uuid
+
+    name = f"nolabel-detect-{kind}-{uuid.uuid4().hex[:8]}"
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = name
+    if cfg.get("visualizer"):
+        cfg.visualizer.name = name
+
+
 def train(cfg, work_dir: Path) -> tuple[Any, dict[str, float], Path]:
     """Train with ``cfg`` (data already set); return the runner, val metrics and a checkpoint.
 
@@ -49,7 +64,7 @@ def train(cfg, work_dir: Path) -> tuple[Any, dict[str, float], Path]:
     from mmengine.runner import Runner
 
     cfg = cfg.copy()
-    cfg.work_dir = str(work_dir)
+    _isolate(cfg, work_dir, "train")
     cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1  # only after the last epoch
     with logs_to_stderr():
         runner = Runner.from_cfg(cfg)
@@ -100,7 +115,7 @@ def test(
     outfile_prefix = work_dir / f"{prefix}-detections"
     cfg.test_evaluator.outfile_prefix = str(outfile_prefix)
     cfg.load_from = str(checkpoint)
-    cfg.work_dir = str(work_dir)
+    _isolate(cfg, work_dir, "test")
     with logs_to_stderr():
         runner = Runner.from_cfg(cfg)
         raw = runner.test()

@@ -32,7 +32,8 @@ def test_config_builds_a_one_class_faster_rcnn(name, backbone, models_registry):
     assert type(model.backbone).__name__ == backbone
     assert model.roi_head.bbox_head.num_classes == 1
     assert cfg.train_cfg.max_epochs == 2 and cfg.optim_wrapper.optimizer.lr == 0.005
-    assert cfg.train_dataloader.dataset.pipeline[2]["scale"] == (64, 64)
+    assert cfg.train_dataloader.dataset.pipeline[2]["scale"] == [(56, 56), (80, 80)]
+    assert cfg.test_dataloader.dataset.pipeline[1]["scale"] == (64, 64)
     assert any(step["type"] == "RandomFlip" for step in cfg.train_dataloader.dataset.pipeline)
     features = model.extract_feat(torch.zeros(1, 3, 64, 96))
     assert len(features) == 5 and features[0].shape[-2:] == (16, 24)

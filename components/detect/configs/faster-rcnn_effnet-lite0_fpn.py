@@ -9,7 +9,8 @@ _base_ = [
 ]
 custom_imports = dict(imports=["components.detect.backbone"], allow_failed_imports=False)
 
-image_size = 320
+# Test-time size (long side); training resizes randomly between 7/8 and 5/4 of it.
+image_size = 256
 metainfo = dict(classes=("object",), palette=[(220, 20, 60)])
 
 model = dict(
@@ -43,7 +44,7 @@ model = dict(
 train_pipeline = [
     dict(type="LoadImageFromFile"),
     dict(type="LoadAnnotations", with_bbox=True),
-    dict(type="Resize", scale=(image_size, image_size), keep_ratio=True),
+    dict(type="RandomResize", scale=[(224, 224), (320, 320)], keep_ratio=True),
     dict(type="RandomFlip", prob=0.5),
     dict(type="PackDetInputs"),
 ]
