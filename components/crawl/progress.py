@@ -82,9 +82,12 @@ class ProgressLog:
             drop=True
         )
 
-    def compact(self) -> pd.DataFrame:
-        """Fold all parts into one Parquet part (written before the old parts are removed)."""
-        frame = self.read()
+    def compact(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Fold all parts into one Parquet part (written before the old parts are removed).
+
+        ``frame``: the caller's up-to-date view of every record (saves reading the parts).
+        """
+        frame = self.read() if frame is None else frame.drop_duplicates("url", keep="last")
         old = [
             k
             for k in self.store.list(self.prefix + "/")

@@ -212,7 +212,7 @@ def run(params: CrawlParams) -> CrawlResult:
     )
     coco = truth_coco(manifest, params.positive[0])
     truth_uri = write_truth(store, params.dataset, coco) if coco else None
-    progress.compact()
+    progress.compact(records)
     seconds = time.monotonic() - started
     fetched_ok = sum(1 for r in new if r["status"] == "ok")
     return CrawlResult(
