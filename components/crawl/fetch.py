@@ -7,6 +7,7 @@ import asyncio
 import functools
 import random
 import ssl
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -57,10 +58,15 @@ def _pinned(url: str, address: str) -> str:
 class Fetcher:
     """Fetches raw bytes, one URL at a time; use as ``async with Fetcher(options) as f``.
 
-    Each concurrent worker owns a Fetcher (a one-connection keep-alive client: httpx's shared
-    pool gets slow with many connections); workers share ``hosts`` (per-host semaphores) and
-    ``guard`` (its DNS cache).
+    Each concurrent worker owns a Fetcher: httpx's shared pool gets slow with many
+    connections, so a worker keeps a few one-connection keep-alive clients, one per
+    (scheme, host, port). Connections are pinned to the checked IP address, so keying clients
+    by host name means a TLS connection made for one name (SNI) is never reused for another
+    name on the same address. Workers share ``hosts`` (per-host semaphores) and ``guard``
+    (its DNS cache).
     """
+
+    max_clients = 4
 
     def __init__(
         self,
@@ -72,23 +78,33 @@ class Fetcher:
         self.guard = guard or HostGuard(options.allow_private, options.allowed_networks)
         self.roots = [Path(root).resolve() for root in options.file_roots]
         self._hosts = {} if hosts is None else hosts
-        self.client: httpx.AsyncClient | None = None
+        self._clients: OrderedDict[tuple[str, str, int], httpx.AsyncClient] = OrderedDict()
 
     async def __aenter__(self) -> Fetcher:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        self.client = httpx.AsyncClient(
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        while self._clients:
+            await self._clients.popitem()[1].aclose()
+
+    async def _client(self, scheme: str, host: str, port: int) -> httpx.AsyncClient:
+        key = (scheme, host, port)
+        client = self._clients.get(key)
+        if client is not None:
+            self._clients.move_to_end(key)
+            return client
+        if len(self._clients) >= self.max_clients:
+            await self._clients.popitem(last=False)[1].aclose()
+        client = httpx.AsyncClient(
             timeout=self.options.timeout,
-            limits=limits,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             follow_redirects=False,
             trust_env=False,
             verify=_ssl_context(),
             headers={"User-Agent": self.options.user_agent, "Accept": "image/*"},
         )
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        self._clients[key] = client
+        return client
 
     async def fetch(self, url: str) -> tuple[bytes, list[float] | None]:
         """The bytes behind ``url`` (and a true box for demo URLs); ``FetchFailure`` if none."""
@@ -145,13 +161,13 @@ class Fetcher:
         raise FetchFailure("too_many_redirects", f"more than {self.options.max_redirects}")
 
     async def _get_once(self, url: str, host: str, port: int, address: str) -> bytes | str:
-        assert self.client is not None
         scheme = urlsplit(url).scheme
+        client = await self._client(scheme, host, port)
         default_port = 443 if scheme == "https" else 80
         headers = {"Host": host if port == default_port else f"{host}:{port}"}
         extensions = {"sni_hostname": host} if scheme == "https" else {}
         try:
-            async with self.client.stream(
+            async with client.stream(
                 "GET", _pinned(url, address), headers=headers, extensions=extensions
             ) as response:
                 status = response.status_code

@@ -107,3 +107,21 @@ def test_file_urls_limited_to_folder_roots(tmp_path) -> None:
         asyncio.run(read(outside.as_uri()))
     with pytest.raises(FetchFailure, match="outside"):
         asyncio.run(read(inside.parent.as_uri() + "/../secret.jpg"))
+
+
+def test_clients_are_kept_per_host_name() -> None:
+    """Two names on one address never share a (pinned) connection."""
+    with LoopbackServer() as server:
+        server.route("/a.jpg", serve_bytes(jpeg_bytes(4)))
+        names = ["localhost", "127.0.0.1", "localhost"]
+
+        async def get_all() -> int:
+            options = FetchOptions(allowed_networks=["127.0.0.0/8", "::1/128"])
+            async with Fetcher(options) as fetcher:
+                for name in names:
+                    assert (await fetcher.fetch(f"http://{name}:{server.port}/a.jpg"))[0]
+                return len(fetcher._clients)
+
+        assert asyncio.run(get_all()) == 2
+        hosts = [headers["Host"] for _, _, headers in server.requests]
+        assert hosts == [f"{name}:{server.port}" for name in names]
