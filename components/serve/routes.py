@@ -36,10 +36,27 @@ MinScore = Query(0.0, ge=0.0, le=1.0, description="Drop boxes scoring below this
 MaxBoxes = Query(100, ge=0, le=1000, description="Return at most this many boxes per image.")
 
 
-def _predictions(models: ModelSet, images, metrics, min_score: float, max_boxes: int):
+async def _predictions(
+    request: Request, models: ModelSet, images, min_score: float, max_boxes: int
+) -> list[Prediction]:
+    """Classifier and detector side by side in two worker threads (one core each)."""
     arrays = [image.array for image in images]
-    probabilities = inference.classify(models.classifier, arrays, metrics)
-    boxes = inference.detect(models.detector, arrays, metrics, min_score, max_boxes)
+    metrics = request.app.state.metrics
+    found: dict = {}
+
+    async def run_classifier() -> None:
+        found["p"] = await in_thread(
+            request, inference.classify, models.classifier, arrays, metrics
+        )
+
+    async def run_detector() -> None:
+        found["boxes"] = await in_thread(
+            request, inference.detect, models.detector, arrays, metrics, min_score, max_boxes
+        )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_classifier)
+        group.start_soon(run_detector)
     threshold = float(models.classifier.model.threshold)
     return [
         Prediction(
@@ -51,7 +68,7 @@ def _predictions(models: ModelSet, images, metrics, min_score: float, max_boxes:
             height=image.height,
             boxes=image_boxes,
         )
-        for image, p, image_boxes in zip(images, probabilities, boxes, strict=True)
+        for image, p, image_boxes in zip(images, found["p"], found["boxes"], strict=True)
     ]
 
 
@@ -71,10 +88,7 @@ async def predict(
     """
     models = models_or_503(request, CLASSIFIER, DETECTOR)
     images = await decoded(request, "file", 1)
-    metrics = request.app.state.metrics
-    (result,) = await in_thread(
-        request, _predictions, models, images, metrics, min_score, max_boxes
-    )
+    (result,) = await _predictions(request, models, images, min_score, max_boxes)
     return PredictResponse(
         **result.model_dump(),
         request_id=request.state.request_id,
@@ -98,8 +112,7 @@ async def predict_batch(
     """Several images as repeated multipart fields ``files``; one bad image fails the request."""
     models = models_or_503(request, CLASSIFIER, DETECTOR)
     images = await decoded(request, "files", request.app.state.serve_settings.max_batch_images)
-    metrics = request.app.state.metrics
-    results = await in_thread(request, _predictions, models, images, metrics, min_score, max_boxes)
+    results = await _predictions(request, models, images, min_score, max_boxes)
     return BatchResponse(
         request_id=request.state.request_id,
         results=results,

@@ -136,9 +136,11 @@ def test_poller_hot_swaps_while_requests_keep_succeeding(make_client, registry):
     threads = [threading.Thread(target=hammer) for _ in range(3)]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while len(versions) < 3 and time.monotonic() < deadline:  # requests on version 3 first
+        time.sleep(0.02)
     registry.aliases[("nolabel-classifier", "production")] = "4"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while "4" not in versions[-3:] and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.2)
