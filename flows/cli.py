@@ -14,7 +14,8 @@ DEMO_DATASET = "demo"
 
 
 def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any]:
-    """Small CPU-friendly settings for the offline demo (48 synthetic photos, small inputs)."""
+    """Small CPU-friendly settings for the offline demo: 48 synthetic photos, one classifier
+    variant at 128 px, 48 LIME samples in-process, 2 detector epochs at 192 px."""
     return {
         "dataset": dataset,
         "provider": "demo",
@@ -26,11 +27,12 @@ def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, 
         "variants": ["cut1"],
         "lime_samples": 48,
         "epochs": 2,
-        "image_size": 256,
+        "image_size": 192,
         "promote": promote,
         "crawl_options": {"negative_per_query": 12},
         "train_options": {"input_size": 128},
         "explain_options": {"spark": False, "overlays": 4, "lime": {"score_size": 128}},
+        "detect_options": {"overlays": 4},
     }
 
 
@@ -46,13 +48,13 @@ def run_build_detector(values: dict[str, Any]) -> dict[str, Any]:
 def where_to_look(summary: dict[str, Any], seconds: float) -> str:
     """The demo's closing note: where the runs, models and service are."""
     from components.common.settings import get_settings
+    from flows.report import run_link
 
     settings = get_settings()
     lines = [f"\nnolabel demo finished in {seconds:.0f} s.", ""]
-    lines.append(f"MLflow ({settings.tracking_uri}); open it with `make mlflow-ui`:")
+    lines.append(f"MLflow runs ({settings.tracking_uri}; open the UI with `make mlflow-ui`):")
     for step, run_id in summary.get("mlflow_runs", {}).items():
-        lines.append(f"  {step:<8} run {run_id}")
-    lines.append(f"  UI: {summary.get('mlflow_ui')}")
+        lines.append(f"  {step:<8} {run_link(run_id, settings)}")
     lines.append("Registered models:")
     for info in summary.get("models", {}).values():
         lines.append(f"  {info['name']} version {info['version']}  →  {info['uri']}")
