@@ -87,4 +87,5 @@ def _run_uvicorn(uvicorn, params: ServeParams) -> None:
         access_log=False,  # the app writes its own JSON access log with request IDs
         server_header=False,
         proxy_headers=True,
+        timeout_graceful_shutdown=30,  # in-flight requests get this long after SIGTERM
     )
