@@ -114,18 +114,20 @@ async def read_uploads(
     content_type = media_type_of(request.headers.get("content-type"))
     if content_type == "multipart/form-data":
         form = await request.form(max_files=max_files, max_fields=max_files + 8)
-        uploads = [v for v in form.getlist(field) if isinstance(v, UploadFile)]
-        if not uploads:
-            strays = [v for v in form.getlist(field) if not isinstance(v, UploadFile)]
-            what = "a text field, not a file" if strays else "missing"
-            raise ApiError(422, "invalid_request", f"multipart field {field!r} is {what}")
-        files = []
-        for upload in uploads:
-            data = await upload.read()
-            declared = media_type_of(upload.content_type)
-            files.append((data, declared, upload.filename or None))
-        await form.close()
-        return files
+        try:
+            uploads = [v for v in form.getlist(field) if isinstance(v, UploadFile)]
+            if not uploads:
+                strays = [v for v in form.getlist(field) if not isinstance(v, UploadFile)]
+                what = "a text field, not a file" if strays else "missing"
+                raise ApiError(422, "invalid_request", f"multipart field {field!r} is {what}")
+            files = []
+            for upload in uploads:
+                data = await upload.read()
+                declared = media_type_of(upload.content_type)
+                files.append((data, declared, upload.filename or None))
+            return files
+        finally:
+            await form.close()  # spooled temporary files
     if content_type in IMAGE_MEDIA_TYPES or content_type == "application/octet-stream":
         return [(await request.body(), content_type, None)]
     if not content_type:
