@@ -61,7 +61,13 @@ def main() -> None:
     from components.transfer.step import TrainParams, run
 
     started = time.perf_counter()
-    how = build_dataset("lions")
+    from components.common.datasets import manifest_key
+    from components.common.store import open_store
+
+    if open_store().exists(manifest_key("lions")):
+        how = "dataset already in --home (reused)"
+    else:
+        how = build_dataset("lions")
     built = time.perf_counter() - started
     result = run(
         TrainParams(

@@ -37,7 +37,9 @@ def to_spark(spark, frame: pd.DataFrame, balance: bool = True):
     sdf = spark.createDataFrame(pdf, schema=schema)
     if len(pdf) < SMALL_ROWS:  # one partition: each L-BFGS iteration is one task, not many
         sdf = sdf.coalesce(1)
-    return sdf.withColumn("features", array_to_vector(F.col("features")))
+    # Cut the lineage: a DataFrame made from pandas carries its rows inside every task, which
+    # each optimizer iteration would otherwise ship again.
+    return sdf.withColumn("features", array_to_vector(F.col("features"))).localCheckpoint()
 
 
 def fit_pipeline(train_sdf, reg_param: float = 0.01, elastic_net: float = 0.0, max_iter: int = 100):
@@ -54,11 +56,7 @@ def fit_pipeline(train_sdf, reg_param: float = 0.01, elastic_net: float = 0.0, m
         maxIter=max_iter,
         standardization=True,
     )
-    train_sdf = train_sdf.cache()
-    try:
-        return Pipeline(stages=[regression]).fit(train_sdf)
-    finally:
-        train_sdf.unpersist()
+    return Pipeline(stages=[regression]).fit(train_sdf)
 
 
 def positive_probability(model, sdf) -> pd.DataFrame:
