@@ -14,7 +14,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 # Columns of ``datasets/NAME/manifest.parquet`` written by crawl and read by later steps.
 MANIFEST_COLUMNS = (
-    "sha256",  # hex digest of the stored JPEG bytes' source download
+    "sha256",  # hex digest of the stored (re-encoded, metadata-free) JPEG bytes
     "key",  # store key of the image: datasets/NAME/images/<sha256>.jpg
     "label",  # "positive" | "negative"
     "query",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from components.common.settings import Settings, get_settings
 
@@ -14,6 +15,9 @@ def get_spark(
     settings = settings or get_settings()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    # Executors must run this interpreter (the one with nolabel installed), not the system one.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     master = master or settings.spark_master
