@@ -112,6 +112,8 @@ def docker_container_spec(
         "detach": True,
         "network_mode": "host",
         "labels": {"org.nolabel.step": target.name},
+        # files written into the shared NOLABEL_HOME belong to the user running the flow
+        "user": f"{os.getuid()}:{os.getgid()}",
     }
     spec["volumes"] = {str(settings.home): {"bind": str(settings.home), "mode": "rw"}}
     if target.gpu and settings.device != "cpu":

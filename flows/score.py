@@ -14,7 +14,7 @@ from components.common.store import open_store
 from flows import report
 from flows.data import flow_dir, resolve_source
 from flows.params import ScoreFolderParams
-from flows.tasks import score_task
+from flows.tasks import retry_on_transient, score_task
 
 
 @task(
@@ -23,6 +23,7 @@ from flows.tasks import score_task
     persist_result=False,
     retries=3,
     retry_delay_seconds=[5, 30, 120],
+    retry_condition_fn=retry_on_transient,
 )
 def fetch_images(source: str) -> tuple[str, str]:
     """A local directory with the source's images (a store prefix is downloaded to the cache)."""

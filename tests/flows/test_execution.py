@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -75,6 +76,7 @@ def test_docker_spec_is_accepted_by_the_docker_sdk(monkeypatch: pytest.MonkeyPat
     assert args["host_config"]["NetworkMode"] == "host"
     assert args["entrypoint"] == ["python", "-m", "components.detect"]
     assert args["labels"] == {"org.nolabel.step": "detect"}
+    assert args["user"] == f"{os.getuid()}:{os.getgid()}"
     cpu_spec = docker_container_spec("detect", {}, Settings(device="cpu", s3_endpoint="minio:9000"))
     assert "device_requests" not in cpu_spec
 

@@ -100,10 +100,16 @@ def test_score_folder_scores_a_bucket_prefix_via_a_local_cache(
     assert recorded_score[1]["images"] == call["images"] and recorded_score[1]["batch_size"] == 4
 
 
-def test_score_folder_refuses_a_missing_source(prefect_api, recorded_score) -> None:
+def test_score_folder_refuses_a_missing_source_without_retrying(
+    prefect_api, recorded_score
+) -> None:
+    import time
+
     from components.common.errors import InputError
     from flows.score import score_folder
 
+    started = time.monotonic()
     with pytest.raises(InputError, match="neither a local directory nor a store prefix"):
         score_folder(params={"source": "no/such/prefix"})
     assert recorded_score == []
+    assert time.monotonic() - started < 5  # a user error is not retried (first delay: 5 s)
