@@ -107,24 +107,31 @@ def lime_quality(boxes: str, gt_path: Path) -> dict:
     return {f"lime_{k}": round(v, 4) for k, v in score_boxes(lime, subset).items()}
 
 
-def predict_latency(model_uri: str, images: list[Path], repeats: int = 1) -> dict:
+def predict_latency(
+    model_uri: str, images: list[Path], repeats: int = 1, image_size: int | None = None
+) -> dict:
     """Single-image Detector.predict latency in ms (decoded image in, boxes out)."""
     from components.common.images import load_rgb, to_array
     from components.detect.predictor import load_detector
 
-    detector = load_detector(model_uri)
+    detector = load_detector(model_uri, image_size=image_size)
     arrays = [to_array(load_rgb(p)) for p in images]
     detector.predict(arrays[:1])  # warm-up
-    times = []
+    import torch
+
+    times, cpu = [], []
     for _ in range(repeats):
         for array in arrays:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             detector.predict([array])
             times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
     times.sort()
     return {
         "predict_ms_p50": round(statistics.median(times), 1),
         "predict_ms_p90": round(times[int(0.9 * (len(times) - 1))], 1),
+        "predict_cpu_ms_p50": round(statistics.median(cpu), 1),
+        "torch_threads": torch.get_num_threads(),
         "predict_images": len(times),
         "test_image_size": detector.image_size,
     }

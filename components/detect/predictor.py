@@ -14,7 +14,7 @@ MODEL_NAME = "nolabel-detector"
 CONFIG_FILE, CHECKPOINT_FILE = "config.py", "model.pth"
 
 
-def _test_pipeline(cfg) -> list[dict[str, Any]]:
+def _test_pipeline(cfg, image_size: int | None = None) -> list[dict[str, Any]]:
     """The config's test pipeline reading arrays instead of files, without annotations."""
     steps = []
     for step in cfg.test_dataloader.dataset.pipeline:
@@ -23,6 +23,8 @@ def _test_pipeline(cfg) -> list[dict[str, Any]]:
             step = {"type": "mmdet.LoadImageFromNDArray"}
         elif "LoadAnnotations" in step["type"]:
             continue
+        elif step["type"] == "Resize" and image_size:
+            step["scale"] = (image_size, image_size)
         elif step["type"] == "PackDetInputs":
             step["meta_keys"] = ("img_id", "ori_shape", "img_shape", "scale_factor")
         steps.append(step)
@@ -49,7 +51,9 @@ class Detector:
         name: str = MODEL_NAME,
         version: str = "local",
         device: str | None = None,
+        image_size: int | None = None,
     ) -> None:
+        """``image_size`` overrides the config's test size (long side; smaller is faster)."""
         from mmcv.transforms import Compose
         from mmdet.apis import init_detector
         from mmengine.config import Config
@@ -65,8 +69,8 @@ class Detector:
             self.model = init_detector(cfg, str(checkpoint_path), device=self.device)
         self.model.eval()
         self.cfg = cfg
-        self.image_size = int(cfg.get("image_size", 0)) or None
-        self.pipeline = Compose(_test_pipeline(cfg))
+        self.image_size = image_size or int(cfg.get("image_size", 0)) or None
+        self.pipeline = Compose(_test_pipeline(cfg, image_size))
         self._lock = threading.Lock()
 
     def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
@@ -117,7 +121,9 @@ def _version_of(uri: str) -> str:
     return Path(uri).name or uri
 
 
-def load_detector(uri: str | None = None, device: str | None = None) -> Detector:
+def load_detector(
+    uri: str | None = None, device: str | None = None, image_size: int | None = None
+) -> Detector:
     """A Detector from a registry/MLflow URI or a local model dir.
 
     None means the registered ``nolabel-detector`` at alias production, else candidate.
@@ -126,11 +132,15 @@ def load_detector(uri: str | None = None, device: str | None = None) -> Detector
 
     if uri and Path(uri).expanduser().is_dir():
         config, checkpoint = find_model_files(Path(uri).expanduser())
-        return Detector(config, checkpoint, version=Path(uri).name, device=device)
+        return Detector(
+            config, checkpoint, version=Path(uri).name, device=device, image_size=image_size
+        )
     resolved = tracking.resolve_model_uri(uri, MODEL_NAME)
     try:
         local = tracking.download_model(resolved)
     except Exception as exc:
         raise InputError(f"cannot load detector {resolved}: {str(exc).splitlines()[0]}") from None
     config, checkpoint = find_model_files(Path(local))
-    return Detector(config, checkpoint, version=_version_of(resolved), device=device)
+    return Detector(
+        config, checkpoint, version=_version_of(resolved), device=device, image_size=image_size
+    )
