@@ -26,6 +26,12 @@ def explain(
     n_segments: int | None = typer.Option(None, "--n-segments", help="SLIC superpixel count."),
     fill: str | None = typer.Option(None, "--fill", help="black, mean or blur."),
     coverage: float | None = typer.Option(None, "--coverage", help="Share of weight boxed."),
+    merge_distance: float | None = typer.Option(
+        None, "--merge-distance", help="Merge box parts closer than this × diagonal."
+    ),
+    weight_floor: float | None = typer.Option(
+        None, "--weight-floor", help="Ignore weights under this × the largest."
+    ),
     seed: int = typer.Option(0, "--seed", help="Base random seed."),
 ) -> None:
     """Explain images with LIME and write the boxes as COCO JSON (+ weights, overlays)."""
@@ -33,7 +39,14 @@ def explain(
     from components.lime.step import ExplainParams, run
 
     lime_fields = {"segmenter": segmenter, "seed": seed}
-    for name, value in (("n_segments", n_segments), ("fill", fill), ("coverage", coverage)):
+    optional = {
+        "n_segments": n_segments,
+        "fill": fill,
+        "coverage": coverage,
+        "merge_distance": merge_distance,
+        "weight_floor": weight_floor,
+    }
+    for name, value in optional.items():
         if value is not None:
             lime_fields[name] = value
     params = ExplainParams(

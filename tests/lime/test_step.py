@@ -19,7 +19,9 @@ from components.lime.explain import LimeParams
 from tests.conftest import REPO_ROOT
 from tests.lime.synthetic import paint_boxes, textured_image
 
-LIME = LimeParams(fill="black", score_size=96, num_samples=80)
+LIME = LimeParams(
+    fill="black", score_size=96, num_samples=80, merge_distance=0.05, weight_floor=0.1
+)
 POSITIVE_BOXES = {
     "pos-a.png": (8, 10, 30, 26),
     "pos-b.png": (60, 30, 28, 30),
@@ -225,6 +227,10 @@ def test_cli_spark_end_to_end_and_rerun(red_classifier, image_dir, tmp_path):
         "1",
         "--fill",
         "black",
+        "--merge-distance",
+        "0.05",
+        "--weight-floor",
+        "0.1",
         "--spark-master",
         "local[2]",
         "--partitions",
