@@ -23,6 +23,19 @@ def artifact_root(settings: Settings) -> str:
     return (settings.store_dir / "mlflow").as_uri()
 
 
+@contextlib.contextmanager
+def _setup_lock(settings: Settings) -> Iterator[None]:
+    """An inter-process lock under ``home`` held while tracking is first set up."""
+    import fcntl
+
+    with open(settings.home / ".mlflow-setup.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def configure(settings: Settings | None = None) -> str:
     """Point MLflow at the configured tracking server and store; return the experiment id."""
     import mlflow
@@ -43,15 +56,18 @@ def configure(settings: Settings | None = None) -> str:
             os.environ.setdefault("AWS_DEFAULT_REGION", settings.s3_region)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
-    client = mlflow.MlflowClient()
     try:
-        experiment = client.get_experiment_by_name(settings.mlflow_experiment)
-        if experiment is None:
-            experiment_id = client.create_experiment(
-                settings.mlflow_experiment, artifact_location=artifact_root(settings)
-            )
-        else:
-            experiment_id = experiment.experiment_id
+        # Processes starting together (serve workers, Spark tasks) must not race on creating
+        # and migrating a fresh SQLite database or on creating the experiment.
+        with _setup_lock(settings):
+            client = mlflow.MlflowClient()
+            experiment = client.get_experiment_by_name(settings.mlflow_experiment)
+            if experiment is None:
+                experiment_id = client.create_experiment(
+                    settings.mlflow_experiment, artifact_location=artifact_root(settings)
+                )
+            else:
+                experiment_id = experiment.experiment_id
     except Exception as exc:
         raise ConfigurationError(
             f"cannot use MLflow tracking at {settings.tracking_uri}: {type(exc).__name__}: "
