@@ -14,12 +14,15 @@ from tests.detect.shapes import make_dataset
 pytest.importorskip("mmdet", reason="detect tests need the MMDetection extra")
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread() -> None:
-    """One intra-op thread: far faster than two when the cores are shared."""
+@pytest.fixture(autouse=True, scope="package")
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op thread while detect tests run: far faster than two on shared cores."""
     import torch
 
+    previous = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @dataclass
