@@ -205,6 +205,10 @@ def test_cli_refuses_dataset_and_images_together(tmp_path):
     done = _cli("explain", "--dataset", "x", "--images", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: give exactly one")
+    bad = _cli("run-json", json.dumps({"images": str(tmp_path), "lime": {"fill": "pink"}}))
+    assert bad.returncode == 2 and "error: invalid parameters: lime.fill" in bad.stderr
+    empty = _cli("run-json", json.dumps({"images": str(tmp_path), "spark": False}))
+    assert empty.returncode == 2 and "error: no images under" in empty.stderr
 
 
 @pytest.mark.slow
