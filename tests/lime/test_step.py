@@ -135,6 +135,16 @@ def test_explain_directory_in_process(red_classifier, image_dir, tmp_path):
     stored = json.loads(store.get_bytes(store.key_from_uri(result.coco_uri)))
     assert stored == coco and result.coco_uri.endswith(f"lime/{result.run_id}/boxes.coco.json")
 
+    import mlflow
+
+    from components.common import tracking
+
+    tracking.configure()
+    logged = mlflow.MlflowClient().get_run(result.run_id)
+    assert logged.data.metrics["mean_iou"] == pytest.approx(result.metrics["mean_iou"])
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "lime")}
+    assert {"lime/boxes.coco.json", "lime/boxes.weights.parquet", "lime/overlays"} <= artifacts
+
     again = run(params.model_copy(update={"out": str(tmp_path / "again.coco.json")}))
     assert again.images_reused == 7 and again.images_explained == 3
     assert (
