@@ -14,7 +14,7 @@ TINY = {
     "positive": ["snow leopard"],
     "negative": ["mountainside"],
     "pages": 1,
-    "per_page": 10,
+    "per_page": 8,
     "variants": ["cut1"],
     "lime_samples": 16,
     "epochs": 1,
@@ -22,8 +22,8 @@ TINY = {
     "promote": True,
     "crawl_options": {"image_width": 128, "image_height": 96},
     "train_options": {"input_size": 64},
-    "explain_options": {"spark": False, "overlays": 1, "lime": {"score_size": 64}},
-    "detect_options": {"batch_size": 2, "overlays": 1},
+    "explain_options": {"spark": False, "overlays": 0, "lime": {"score_size": 64}},
+    "detect_options": {"batch_size": 2, "overlays": 0},
 }
 
 
@@ -62,7 +62,7 @@ def test_build_detector_end_to_end_resumes_and_scores(
     summary = build_detector(params=TINY)
     assert (len(crawls), len(trains), len(explains)) == (1, 1, 2)  # resumed at explain
     steps = summary["steps"]
-    assert steps["crawl"]["counts"] == {"positive": 10, "negative": 10}
+    assert steps["crawl"]["counts"] == {"positive": 8, "negative": 8}
     assert steps["explain"]["images_explained"] >= 1 and steps["explain"]["boxes"] >= 1
     assert "gt_ap50" in steps["evaluate"]["metrics"]
     classifier, detector = summary["models"]["classifier"], summary["models"]["detector"]
@@ -74,5 +74,5 @@ def test_build_detector_end_to_end_resumes_and_scores(
 
     out = tmp_path / "scores.json"
     scored = score_folder(params={"source": "datasets/tiny-demo/images", "out": str(out)})
-    assert scored["result"]["scored"] == 20 and scored["result"]["failed"] == 0
+    assert scored["result"]["scored"] == 16 and scored["result"]["failed"] == 0
     assert out.exists()
