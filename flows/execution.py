@@ -61,18 +61,24 @@ def container_command(target: StepTarget, payload: str) -> tuple[list[str], list
 
 
 def parse_result(output: str | bytes) -> dict[str, Any]:
-    """The step result: the last non-empty line of a container's stdout, a JSON object."""
+    """The step result: the last line of a container's output that is a JSON object.
+
+    A step prints its result last on stdout; a pod log interleaves stderr, so a stray line
+    written to stderr after it (at interpreter exit, say) is skipped.
+    """
     text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise StepFailed("the step printed nothing; expected its result as a JSON line")
-    try:
-        result = json.loads(lines[-1])
-    except json.JSONDecodeError:
-        raise StepFailed(f"the step's last output line is not JSON: {lines[-1][:300]}") from None
-    if not isinstance(result, dict):
-        raise StepFailed(f"the step's result is not a JSON object: {lines[-1][:300]}")
-    return result
+    for line in reversed(lines):
+        if line.startswith("{"):
+            try:
+                result = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(result, dict):
+                return result
+    raise StepFailed(f"the step printed no JSON result; its last line: {lines[-1][:300]}")
 
 
 def forwarded_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
