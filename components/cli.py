@@ -26,13 +26,7 @@ def build_app() -> typer.Typer:
         "nolabel: an object detector for almost anything from web image search, no labels."
     )
     for module_name in STEP_CLI_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a step not built yet
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(module_name).register(app)
     return app
 
 

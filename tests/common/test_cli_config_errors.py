@@ -108,4 +108,18 @@ def test_invalid_setting_value(tmp_path) -> None:
 def test_help_lists_subcommands(tmp_path) -> None:
     result = run_cli("--help", env=base_env(str(tmp_path / "home")))
     assert result.returncode == 0
-    assert "doctor" in result.stdout
+    for command in (
+        "crawl",
+        "train",
+        "classify",
+        "explain",
+        "detect",
+        "score",
+        "serve",
+        "pipeline",
+        "demo",
+        "doctor",
+    ):
+        assert f" {command} " in result.stdout, command
+    detect = run_cli("detect", "--help", env=base_env(str(tmp_path / "home")))
+    assert " train " in detect.stdout and " eval " in detect.stdout
