@@ -73,21 +73,7 @@ def test_schedules_refresh_weekly_and_build_detector_manual() -> None:
             assert schedules == []
 
 
-def _fastapi_refuses_null_limits() -> bool:
-    """FastAPI >= 0.151 answers 422 to the explicit ``"limit": null`` Prefect 3.8's client
-    sends, so ``prefect deploy`` fails against a server running it (pin fastapi<0.151)."""
-    from importlib.metadata import version
-
-    major, minor = (int(part) for part in version("fastapi").split(".")[:2])
-    return (major, minor) >= (0, 151)
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(
-    _fastapi_refuses_null_limits(),
-    reason="Prefect 3.8 server + FastAPI>=0.151 refuse `prefect deploy` (null limit): "
-    "pin fastapi>=0.139,<0.151",
-)
 def test_prefect_deploy_all_registers_the_deployments(prefect_api, tmp_path: Path) -> None:
     import httpx
     from prefect.settings import PREFECT_API_URL
