@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prefect import task
@@ -95,39 +95,21 @@ crawl_task = task(
     **_COMMON,
 )(run_step_cached)
 
+
 # The other steps compute; only their store/registry (network, S3) failures are worth a retry.
-train_task = task(
-    name="train",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    retry_condition_fn=retry_on_transient,
-    **_COMMON,
-)(run_step_cached)
-explain_task = task(
-    name="explain",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    retry_condition_fn=retry_on_transient,
-    **_COMMON,
-)(run_step_cached)
-detect_task = task(
-    name="detect",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    retry_condition_fn=retry_on_transient,
-    **_COMMON,
-)(run_step_cached)
-evaluate_task = task(
-    name="evaluate",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    retry_condition_fn=retry_on_transient,
-    **_COMMON,
-)(run_step_cached)
-score_task = task(
-    name="score",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    retry_condition_fn=retry_on_transient,
-    **_COMMON,
-)(run_step_now)
+def _compute_task(name: str, fn: Callable[..., dict[str, Any]]) -> Any:
+    """A task over ``fn`` that retries twice, only on transient (network/S3) errors."""
+    return task(
+        name=name,
+        retries=2,
+        retry_delay_seconds=[10, 60],
+        retry_condition_fn=retry_on_transient,
+        **_COMMON,
+    )(fn)
+
+
+train_task = _compute_task("train", run_step_cached)
+explain_task = _compute_task("explain", run_step_cached)
+detect_task = _compute_task("detect", run_step_cached)
+evaluate_task = _compute_task("evaluate", run_step_cached)
+score_task = _compute_task("score", run_step_now)
