@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[*]", description="Spark master URL.")
     spark_driver_memory: str = Field("4g", description="Spark driver memory.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Torch device.")
+    detector_runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="Detector dense-layer runtime; auto: ONNX Runtime on CPU."
+    )
 
     # Flow execution.
     execution: Literal["local", "docker", "kubernetes"] = Field(

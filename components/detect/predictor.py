@@ -52,8 +52,16 @@ class Detector:
         version: str = "local",
         device: str | None = None,
         image_size: int | None = None,
+        runtime: str | None = None,
+        threads: int | None = None,
     ) -> None:
-        """``image_size`` overrides the config's test size (long side; smaller is faster)."""
+        """``image_size`` overrides the config's test size (long side; smaller is faster).
+
+        ``runtime``: ``onnx`` runs backbone, neck and RPN convolutions through ONNX Runtime
+        (CPU only), ``torch`` keeps everything in torch, ``auto`` (the default, from
+        ``NOLABEL_DETECTOR_RUNTIME``) picks ONNX on CPU when onnxruntime is installed.
+        ``threads``: ONNX Runtime's intra-op threads (default: torch's thread count).
+        """
         from mmcv.transforms import Compose
         from mmdet.apis import init_detector
         from mmengine.config import Config
@@ -63,7 +71,8 @@ class Detector:
         from components.detect.engine import logs_to_stderr
 
         self.name, self.version = name, version
-        self.device = device or resolve_device(get_settings().device)
+        settings = get_settings()
+        self.device = device or resolve_device(settings.device)
         with logs_to_stderr():
             cfg = for_inference(Config.fromfile(str(config_path)))
             self.model = init_detector(cfg, str(checkpoint_path), device=self.device)
@@ -72,6 +81,33 @@ class Detector:
         self.image_size = image_size or int(cfg.get("image_size", 0)) or None
         self.pipeline = Compose(_test_pipeline(cfg, image_size))
         self._lock = threading.Lock()
+        self.runtime = self._use_runtime(runtime or settings.detector_runtime, threads)
+
+    def _use_runtime(self, runtime: str, threads: int | None) -> str:
+        """Route backbone + neck through ONNX Runtime when asked and possible; the runtime."""
+        import torch
+
+        from components.detect.onnx_features import DenseOnnx, onnxruntime_available
+
+        if runtime not in ("auto", "onnx", "torch"):
+            raise InputError(f"detector runtime must be auto, onnx or torch, not {runtime!r}")
+        on_cpu = str(self.device).startswith("cpu")
+        if runtime == "onnx" and not (on_cpu and onnxruntime_available()):
+            raise InputError("the onnx detector runtime needs device cpu and onnxruntime")
+        if runtime == "torch" or not (on_cpu and onnxruntime_available()):
+            return "torch"
+        DenseOnnx(self.model, threads or torch.get_num_threads()).install()
+        return "onnx"
+
+    def warm_up(self, aspects: tuple[float, ...] = (1.0, 4 / 3, 3 / 4, 16 / 9)) -> None:
+        """Run blank images of these width/height ratios once, so the first real requests of
+        those shapes do not pay for an ONNX export."""
+        side = self.image_size or 256
+        for aspect in aspects:
+            width, height = (
+                (side, round(side / aspect)) if aspect >= 1 else (round(side * aspect), side)
+            )
+            self.predict([np.zeros((max(1, height), max(1, width), 3), dtype=np.uint8)])
 
     def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
         """Boxes (K×4 xyxy, original image pixels) and scores (K) for each RGB image."""
@@ -121,26 +157,21 @@ def _version_of(uri: str) -> str:
     return Path(uri).name or uri
 
 
-def load_detector(
-    uri: str | None = None, device: str | None = None, image_size: int | None = None
-) -> Detector:
+def load_detector(uri: str | None = None, **options: Any) -> Detector:
     """A Detector from a registry/MLflow URI or a local model dir.
 
     None means the registered ``nolabel-detector`` at alias production, else candidate.
+    ``options`` go to :class:`Detector` (device, image_size, runtime, threads).
     """
     from components.common import tracking
 
     if uri and Path(uri).expanduser().is_dir():
         config, checkpoint = find_model_files(Path(uri).expanduser())
-        return Detector(
-            config, checkpoint, version=Path(uri).name, device=device, image_size=image_size
-        )
+        return Detector(config, checkpoint, version=Path(uri).name, **options)
     resolved = tracking.resolve_model_uri(uri, MODEL_NAME)
     try:
         local = tracking.download_model(resolved)
     except Exception as exc:
         raise InputError(f"cannot load detector {resolved}: {str(exc).splitlines()[0]}") from None
     config, checkpoint = find_model_files(Path(local))
-    return Detector(
-        config, checkpoint, version=_version_of(resolved), device=device, image_size=image_size
-    )
+    return Detector(config, checkpoint, version=_version_of(resolved), **options)

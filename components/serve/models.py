@@ -7,6 +7,7 @@ a model under a request that is already running; the old model is dropped once n
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -40,25 +41,31 @@ class Detector(Protocol):
 Loader = Callable[[str], Any]
 
 
-def default_loaders(threads: int = 1) -> dict[str, Loader]:
+def default_loaders(
+    classifier_threads: int | None = None, detector_threads: int | None = None
+) -> dict[str, Loader]:
     """The real loaders of the transfer and detect steps (imported lazily).
 
-    ``threads`` is the intra-op thread count of each model call: with several calls running in
-    the worker pool, one thread each is much faster than oversubscribed cores.
+    Both models' ONNX Runtime sessions use non-spinning threads (default: every core), so a
+    lone request gets all cores and parallel requests do not fight. The detector's torch part
+    (box heads) keeps one thread: oversubscribed OpenMP threads made it 8x slower on 2 cores.
     """
+    cores = os.cpu_count() or 1
 
     def load_classifier(uri: str) -> Any:
         from components.transfer.classifier import load_classifier as load
 
-        return load(uri, threads=threads)
+        return load(uri, threads=classifier_threads or cores)
 
     def load_detector(uri: str) -> Any:
         import torch
 
         from components.detect.predictor import load_detector as load
 
-        torch.set_num_threads(threads)
-        return load(uri)
+        torch.set_num_threads(1)
+        detector = load(uri, threads=detector_threads or cores)
+        detector.warm_up()
+        return detector
 
     return {CLASSIFIER: load_classifier, DETECTOR: load_detector}
 
@@ -135,7 +142,9 @@ class ModelManager:
     ) -> None:
         self.settings = settings
         self.serve_settings = serve_settings
-        self.loaders = loaders or default_loaders(serve_settings.model_threads)
+        self.loaders = loaders or default_loaders(
+            serve_settings.model_threads, serve_settings.detector_threads
+        )
         self._alias_lookup = alias_lookup
         self.kinds = kinds or (CLASSIFIER, DETECTOR)
         self._current = ModelSet()

@@ -37,8 +37,11 @@ class ServeSettings(BaseSettings):
     inference_threads: int = Field(
         2, ge=1, description="Model calls running at once in the worker thread pool."
     )
-    model_threads: int = Field(
-        1, ge=1, description="Intra-op threads of each model call (ONNX Runtime / torch)."
+    model_threads: int | None = Field(
+        None, ge=1, description="ONNX Runtime threads of each classifier call; default: all cores."
+    )
+    detector_threads: int | None = Field(
+        None, ge=1, description="ONNX Runtime threads of the detector; default: all cores."
     )
     log_level: str = Field("info", description="Level of the JSON access/application log.")
 

@@ -236,6 +236,8 @@ class FeatureExtractor:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads > 1:  # idle threads sleep: parallel calls share the cores
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def _run(self, batch: np.ndarray) -> list[np.ndarray]:
