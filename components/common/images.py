@@ -44,6 +44,16 @@ def sniff_image_type(data: bytes) -> str | None:
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS):
     """Decode bytes into an RGB ``PIL.Image``, refusing non-images, bombs and truncated files."""
+    return decode_scaled(data, max_pixels)[0]
+
+
+def decode_scaled(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int | None = None):
+    """Like :func:`decode_image`, plus the full (EXIF-upright) size: ``(image, (width, height))``.
+
+    With ``min_side`` a large JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (much
+    faster and smaller), never below ``min_side`` on either side; other formats decode in full.
+    Coordinates on the returned image map to the full size by the ratio of the two sizes.
+    """
     from PIL import Image, ImageOps
 
     if not data:
@@ -62,9 +72,12 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS):
         )
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if min_side and kind == "jpeg":
+                image.draft("RGB", (min_side, min_side))
             image.load()
+            swapped = image.getexif().get(0x0112) in (5, 6, 7, 8)  # rotated by 90 degrees
             image = ImageOps.exif_transpose(image)
-            return image.convert("RGB")
+            return image.convert("RGB"), ((height, width) if swapped else (width, height))
     except Image.DecompressionBombError as exc:
         raise ImageError("too_many_pixels", str(exc)) from None
     except Exception as exc:

@@ -11,9 +11,11 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from components.common.errors import InputError
@@ -79,9 +81,17 @@ def _read_partial(path: Path, models: dict[str, str | None]) -> dict[str, dict[s
     return done
 
 
-def _load_image(path: Path, max_pixels: int):
-    """An RGB array, or (reason, message) when the file is not a usable image."""
-    from components.common.images import ImageError, decode_image, sniff_image_type, to_array
+@dataclass
+class Decoded:
+    """An image's pixels (a large JPEG decoded reduced) and its full (width, height)."""
+
+    array: np.ndarray
+    size: tuple[int, int]
+
+
+def _load_image(path: Path, max_pixels: int, min_side: int | None = None):
+    """A :class:`Decoded`, or (reason, message) when the file is not a usable image."""
+    from components.common.images import ImageError, decode_scaled, sniff_image_type, to_array
 
     try:
         with path.open("rb") as handle:
@@ -89,7 +99,8 @@ def _load_image(path: Path, max_pixels: int):
             if sniff_image_type(head) is None:
                 return ("not_an_image", "content is not a JPEG/PNG/GIF/BMP/TIFF/WebP image")
             data = head + handle.read()
-        return to_array(decode_image(data, max_pixels))
+        image, size = decode_scaled(data, max_pixels, min_side)
+        return Decoded(to_array(image), size)
     except ImageError as exc:
         return (exc.reason, str(exc))
     except OSError as exc:
@@ -102,27 +113,36 @@ def _identity(model: Any) -> str | None:
     return f"{model.name}:{model.version}"
 
 
+def needed_side(classifier: Any, detector: Any) -> int | None:
+    """Pixels a side the models look at (larger JPEGs are decoded reduced); None: unknown."""
+    sides = [getattr(classifier, "input_size", None)] if classifier is not None else []
+    if detector is not None:
+        sides.append(getattr(detector, "image_size", None))
+    if not sides or not all(isinstance(side, int) and side > 0 for side in sides):
+        return None
+    return max(sides)
+
+
 def _score_batch(batch, classifier, detector, min_score: float) -> list[dict[str, Any]]:
-    arrays = [array for _, array in batch]
+    arrays = [decoded.array for _, decoded in batch]
     probabilities = classifier.predict_proba(arrays) if classifier is not None else None
     detections = detector.predict(arrays) if detector is not None else None
     records = []
-    for index, (rel, array) in enumerate(batch):
-        record: dict[str, Any] = {
-            "path": rel,
-            "width": int(array.shape[1]),
-            "height": int(array.shape[0]),
-        }
+    for index, (rel, decoded) in enumerate(batch):
+        width, height = decoded.size
+        record: dict[str, Any] = {"path": rel, "width": int(width), "height": int(height)}
         if probabilities is not None:
             p = float(probabilities[index])
             record["probability"] = round(p, 6)
             record["positive"] = bool(p >= classifier.threshold)
         if detections is not None:
             found = detections[index]
+            rows, cols = decoded.array.shape[:2]
+            scale = np.array([width / cols, height / rows] * 2)
             keep = found["scores"] >= min_score
             record["boxes"] = [
                 {"bbox": [round(float(v), 1) for v in box], "score": round(float(s), 4)}
-                for box, s in zip(found["boxes"][keep], found["scores"][keep], strict=True)
+                for box, s in zip(found["boxes"][keep] * scale, found["scores"][keep], strict=True)
             ]
         records.append(record)
     return records
@@ -159,6 +179,7 @@ def run_score(params: ScoreParams) -> ScoreResult:
         partial.unlink()
     todo = [p for p in files if p.relative_to(root).as_posix() not in done]
     max_pixels = get_settings().max_image_pixels
+    min_side = needed_side(classifier, detector)
     started, scored = time.monotonic(), 0
     with (
         partial.open("a", encoding="utf-8") as sink,
@@ -187,7 +208,7 @@ def run_score(params: ScoreParams) -> ScoreResult:
 
         for path in todo:
             rel = path.relative_to(root).as_posix()
-            loaded = _load_image(path, max_pixels)
+            loaded = _load_image(path, max_pixels, min_side)
             if isinstance(loaded, tuple):
                 record = {"path": rel, "error": loaded[0], "message": loaded[1], "models": models}
                 sink.write(json.dumps(record) + "\n")

@@ -78,11 +78,13 @@ async def in_thread(request: Request, func, *args):
     return await anyio.to_thread.run_sync(func, *args, limiter=request.app.state.limiter)
 
 
-async def decoded(request: Request, field: str, max_files: int):
+async def decoded(request: Request, field: str, max_files: int, min_side: int | None = None):
     max_pixels = request.app.state.settings.max_image_pixels
     uploads = await read_uploads(request, field, max_files)
 
     def decode_all():
-        return [decode_upload(data, kind, name, max_pixels) for data, kind, name in uploads]
+        return [
+            decode_upload(data, kind, name, max_pixels, min_side) for data, kind, name in uploads
+        ]
 
     return await in_thread(request, decode_all)

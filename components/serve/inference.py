@@ -76,18 +76,24 @@ def detect(
     metrics: ServeMetrics,
     min_score: float,
     max_boxes: int,
+    sizes: list[tuple[int, int]] | None = None,
 ) -> list[list[Box]]:
-    """Boxes of each image, in its original pixels."""
+    """Boxes of each image, in its original pixels (``sizes``: full (width, height) of arrays
+    that were decoded reduced; boxes are scaled up to them)."""
     started = time.perf_counter()
     outputs = loaded.model.predict(arrays)
     metrics.inference.labels("detector").observe(time.perf_counter() - started)
     if len(outputs) != len(arrays):
         raise RuntimeError(f"detector returned {len(outputs)} results for {len(arrays)} images")
     label = box_label(loaded.model)
-    return [
-        to_boxes(raw, a.shape[1], a.shape[0], label, min_score, max_boxes)
-        for raw, a in zip(outputs, arrays, strict=True)
-    ]
+    sizes = sizes or [(a.shape[1], a.shape[0]) for a in arrays]
+    found = []
+    for raw, array, (width, height) in zip(outputs, arrays, sizes, strict=True):
+        scale = np.array([width / array.shape[1], height / array.shape[0]] * 2)
+        boxes = np.asarray(raw.get("boxes", np.zeros((0, 4))), dtype=float).reshape(-1, 4)
+        raw = {**raw, "boxes": boxes * scale}
+        found.append(to_boxes(raw, width, height, label, min_score, max_boxes))
+    return found
 
 
 def explain(

@@ -12,7 +12,7 @@ import numpy as np
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from components.common.images import ImageError, decode_image, sniff_image_type, to_array
+from components.common.images import ImageError, decode_scaled, sniff_image_type, to_array
 from components.serve.errors import ApiError
 
 # Declared media type → the format sniffed from the bytes that it may carry.
@@ -47,19 +47,20 @@ def image_request_body(field: str, many: bool) -> dict:
 
 @dataclass
 class UploadedImage:
-    """A decoded upload: RGB pixels plus what the client called it."""
+    """A decoded upload: RGB pixels (maybe a reduced decode), its full size, the client's name."""
 
     filename: str | None
     array: np.ndarray
     format: str
+    size: tuple[int, int] | None = None  # full (width, height); None: that of ``array``
 
     @property
     def width(self) -> int:
-        return int(self.array.shape[1])
+        return int(self.size[0] if self.size else self.array.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.array.shape[0])
+        return int(self.size[1] if self.size else self.array.shape[0])
 
 
 def media_type_of(header: str | None) -> str:
@@ -92,16 +93,22 @@ def check_bytes(data: bytes, declared: str, filename: str | None) -> str:
     return sniffed
 
 
-def decode_upload(data: bytes, declared: str, filename: str | None, max_pixels: int):
-    """Check and decode one upload into an :class:`UploadedImage` (blocking; run in a thread)."""
+def decode_upload(
+    data: bytes, declared: str, filename: str | None, max_pixels: int, min_side: int | None = None
+):
+    """Check and decode one upload into an :class:`UploadedImage` (blocking; run in a thread).
+
+    ``min_side``: the models need no more than this many pixels a side, so a large JPEG is
+    decoded reduced (libjpeg DCT scaling); width/height stay those of the full image.
+    """
     kind = check_bytes(data, declared, filename)
     try:
-        image = decode_image(data, max_pixels)
+        image, size = decode_scaled(data, max_pixels, min_side)
     except ImageError as exc:
         if filename:
             raise ImageError(exc.reason, f"{filename!r}: {exc}") from None
         raise
-    return UploadedImage(filename, to_array(image), kind)
+    return UploadedImage(filename, to_array(image), kind, size)
 
 
 async def read_uploads(

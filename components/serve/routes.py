@@ -36,11 +36,22 @@ MinScore = Query(0.0, ge=0.0, le=1.0, description="Drop boxes scoring below this
 MaxBoxes = Query(100, ge=0, le=1000, description="Return at most this many boxes per image.")
 
 
+def needed_side(models: ModelSet, with_detector: bool) -> int | None:
+    """Pixels a side the models look at (a larger JPEG is decoded reduced); None: unknown."""
+    sides = [getattr(models.classifier.model, "input_size", None)]
+    if with_detector:
+        sides.append(getattr(models.detector.model, "image_size", None))
+    if not all(isinstance(side, int) and side > 0 for side in sides):
+        return None
+    return max(sides)
+
+
 async def _predictions(
     request: Request, models: ModelSet, images, min_score: float, max_boxes: int
 ) -> list[Prediction]:
-    """Classifier and detector side by side in two worker threads (one core each)."""
+    """Classifier and detector side by side in two worker threads."""
     arrays = [image.array for image in images]
+    sizes = [(image.width, image.height) for image in images]
     metrics = request.app.state.metrics
     found: dict = {}
 
@@ -51,7 +62,7 @@ async def _predictions(
 
     async def run_detector() -> None:
         found["boxes"] = await in_thread(
-            request, inference.detect, models.detector, arrays, metrics, min_score, max_boxes
+            request, inference.detect, models.detector, arrays, metrics, min_score, max_boxes, sizes
         )
 
     async with anyio.create_task_group() as group:
@@ -87,7 +98,7 @@ async def predict(
     Boxes are in the original image's pixels, best first, whatever the classifier says.
     """
     models = models_or_503(request, CLASSIFIER, DETECTOR)
-    images = await decoded(request, "file", 1)
+    images = await decoded(request, "file", 1, needed_side(models, with_detector=True))
     (result,) = await _predictions(request, models, images, min_score, max_boxes)
     return PredictResponse(
         **result.model_dump(),
@@ -111,7 +122,8 @@ async def predict_batch(
 ) -> BatchResponse:
     """Several images as repeated multipart fields ``files``; one bad image fails the request."""
     models = models_or_503(request, CLASSIFIER, DETECTOR)
-    images = await decoded(request, "files", request.app.state.serve_settings.max_batch_images)
+    limit = request.app.state.serve_settings.max_batch_images
+    images = await decoded(request, "files", limit, needed_side(models, with_detector=True))
     results = await _predictions(request, models, images, min_score, max_boxes)
     return BatchResponse(
         request_id=request.state.request_id,
@@ -132,7 +144,7 @@ async def predict_batch(
 )
 async def classify(request: Request) -> ClassifyResponse:
     models = models_or_503(request, CLASSIFIER)
-    (image,) = await decoded(request, "file", 1)
+    (image,) = await decoded(request, "file", 1, needed_side(models, with_detector=False))
     metrics = request.app.state.metrics
     (probability,) = await in_thread(
         request, inference.classify, models.classifier, [image.array], metrics

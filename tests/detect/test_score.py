@@ -151,3 +151,28 @@ def test_score_with_classifier_only(tmp_path, classifier_dir, sd_card):
     assert result.scored == 6 and result.detector is None
     records = json.loads((tmp_path / "r.json").read_text())["images"]
     assert all("boxes" not in r and "probability" in r for r in records)
+
+
+def test_large_frames_decode_reduced_with_boxes_in_full_pixels(
+    trained_detector, detector_home, classifier_dir, tmp_path
+):
+    """A 1024 px JPEG is decoded at 1/8 scale for 64 px models; its boxes and size are still
+    reported in full pixels and agree with the fully decoded PNG of the same frame."""
+    from components.detect.score import ScoreParams, run_score
+
+    image, (x, y, w, h) = make_image(np.random.default_rng(21), 64)
+    large = image.resize((1024, 1024), Image.Resampling.NEAREST)
+    root = tmp_path / "frames"
+    root.mkdir()
+    large.save(root / "frame.jpg", quality=95)
+    large.save(root / "frame.png")
+    run_score(
+        ScoreParams(images=str(root), out=str(tmp_path / "r.json"), classifier=str(classifier_dir))
+    )
+    records = {r["path"]: r for r in json.loads((tmp_path / "r.json").read_text())["images"]}
+    jpeg, png = records["frame.jpg"], records["frame.png"]
+    assert (jpeg["width"], jpeg["height"]) == (png["width"], png["height"]) == (1024, 1024)
+    assert jpeg["boxes"] and png["boxes"]
+    np.testing.assert_allclose(jpeg["boxes"][0]["bbox"], png["boxes"][0]["bbox"], atol=48)
+    truth = np.array([x, y, x + w, y + h]) * 16
+    np.testing.assert_allclose(jpeg["boxes"][0]["bbox"], truth, atol=160)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from tests.serve.conftest import image_bytes
+from components.serve.models import CLASSIFIER, DETECTOR
+from tests.serve.conftest import BrightBoxDetector, RednessClassifier, image_bytes
 
 
 def test_healthz_is_ok_without_models(make_client, registry):
@@ -243,3 +245,44 @@ def test_exif_orientation_is_applied_before_prediction(client):
     assert (body["width"], body["height"]) == (20, 60)
     for box in body["boxes"]:
         assert box["x2"] <= 20 and box["y2"] <= 60
+
+
+def test_large_jpeg_is_decoded_reduced_and_boxes_come_back_in_full_pixels(make_client):
+    """Models that look at 64 px get a libjpeg-reduced decode; boxes are scaled back up."""
+    seen: list[tuple[int, ...]] = []
+
+    class SizedClassifier(RednessClassifier):
+        input_size = 48
+
+        def predict_proba(self, images):
+            seen.extend(np.asarray(image).shape for image in images)
+            return super().predict_proba(images)
+
+    class SizedDetector(BrightBoxDetector):
+        image_size = 64
+
+    loaders = {CLASSIFIER: lambda uri: SizedClassifier("3"), DETECTOR: lambda uri: SizedDetector()}
+    client = make_client(loaders=loaders)
+    data = image_bytes(1600, 1200, square=(400, 300, 800, 600))
+
+    response = client.post("/v1/predict", content=data, headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["width"], body["height"]) == (1600, 1200)
+    height, width, _ = seen[-1]
+    assert min(height, width) >= 64 and width <= 800  # reduced, never below the detector's 64
+    top = body["boxes"][0]
+    tolerance = 3 * 1600 / width  # a few reduced pixels
+    assert top["x1"] == pytest.approx(400, abs=tolerance) and top["x2"] == pytest.approx(
+        800, abs=tolerance
+    )
+    assert top["y1"] == pytest.approx(300, abs=tolerance) and top["y2"] == pytest.approx(
+        600, abs=tolerance
+    )
+
+    response = client.post("/v1/classify", content=data, headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 200 and response.json()["width"] == 1600
+    assert min(seen[-1][:2]) >= 48 and seen[-1][1] <= 800
+    png = image_bytes(400, 300, fmt="PNG")
+    client.post("/v1/classify", content=png, headers={"Content-Type": "image/png"})
+    assert seen[-1][:2] == (300, 400)  # only JPEGs are decoded reduced
