@@ -41,6 +41,9 @@ def crawl(
     image_height: int = typer.Option(192, "--image-height", help="Demo image height."),
     concurrency: int = typer.Option(32, "--concurrency", help="Simultaneous downloads."),
     per_host: int = typer.Option(8, "--per-host", help="Simultaneous downloads per host."),
+    processes: int = typer.Option(
+        0, "--processes", help="Download processes (0: one per core for large crawls)."
+    ),
     timeout: float = typer.Option(20.0, "--timeout", help="Network timeout in seconds."),
     retries: int = typer.Option(2, "--retries", help="Retries of 429/5xx/timeouts per image."),
     max_bytes: int = typer.Option(20 * 1024 * 1024, "--max-bytes", help="Per-image size cap."),
@@ -78,6 +81,7 @@ def crawl(
         retries=retries,
         concurrency=concurrency,
         per_host=per_host,
+        processes=processes,
         timeout=timeout,
         max_bytes=max_bytes,
         resize=resize,

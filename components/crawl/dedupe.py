@@ -60,14 +60,15 @@ def dedupe(entries: pd.DataFrame, near_distance: int = 4) -> tuple[pd.DataFrame,
     entries = entries.reset_index(drop=True)
     n = len(entries)
     groups = _UnionFind(n)
+    shas, labels, phashes = (entries[c].tolist() for c in ("sha256", "label", "phash"))
     first_by_sha: dict[str, int] = {}
-    for index, sha in enumerate(entries["sha256"]):
+    for index, sha in enumerate(shas):
         if sha in first_by_sha:
             groups.union(first_by_sha[sha], index)
         else:
             first_by_sha[sha] = index
     unique = list(first_by_sha.items())
-    hashes = [int(entries.at[i, "phash"] or "0", 16) for _, i in unique]
+    hashes = [int(phashes[i] or "0", 16) for _, i in unique]
     for a, b in near_pairs(hashes, near_distance):
         groups.union(unique[a][1], unique[b][1])
     members: dict[int, list[int]] = defaultdict(list)
@@ -75,13 +76,12 @@ def dedupe(entries: pd.DataFrame, near_distance: int = 4) -> tuple[pd.DataFrame,
         members[groups.find(index)].append(index)
     reasons = [""] * n
     for root, rows in members.items():
-        labels = set(entries.loc[rows, "label"])
+        conflict = len({labels[index] for index in rows}) > 1
         for index in rows:
-            if len(labels) > 1:
+            if conflict:
                 reasons[index] = CONFLICT
             elif index != root:
-                same = entries.at[index, "sha256"] == entries.at[root, "sha256"]
-                reasons[index] = DUPLICATE if same else NEAR_DUPLICATE
+                reasons[index] = DUPLICATE if shas[index] == shas[root] else NEAR_DUPLICATE
     reason = pd.Series(reasons, index=entries.index)
     kept = entries[reason == ""].reset_index(drop=True)
     dropped = entries[reason != ""].assign(reason=reason[reason != ""]).reset_index(drop=True)

@@ -58,6 +58,9 @@ class CrawlParams(BaseModel):
     allow_private: bool | None = Field(None, description="default: settings.allow_private_hosts")
     allowed_networks: list[str] = Field([], description="CIDRs allowed despite being private")
     retry_failed: bool = Field(False, description="also retry URLs that failed for good")
+    processes: int = Field(
+        0, ge=0, le=256, description="download processes; 0: one per core for large crawls"
+    )
     spark: bool = False
     spark_master: str | None = None
     spark_partitions: int | None = Field(None, ge=1)
@@ -146,7 +149,13 @@ def _download(params, settings, store, options, todo, progress, stored_shas) -> 
                 on_done=bar.update,
             )
         from components.crawl.engine import crawl_urls
+        from components.crawl.processes import crawl_in_processes, worker_count
 
+        workers = worker_count(params.processes, len(todo))
+        if workers > 1:
+            return crawl_in_processes(
+                settings, params.dataset, todo, options, workers, stored_shas, bar.update
+            )
         return crawl_urls(
             store, params.dataset, todo, options, stored_shas, progress.append, bar.update
         )
