@@ -1,5 +1,9 @@
 """Fetch one URL safely: pinned DNS with SSRF checks on every redirect hop, size cap,
-timeouts, retries on 429/5xx; ``file://`` (folder provider) and ``demo://`` sources too."""
+timeouts, retries on 429/5xx; ``file://`` (folder provider) and ``demo://`` sources too.
+
+Downloads use aiohttp (its C HTTP parser costs about 0.3 ms CPU per small image here, httpx
+about 1.8 ms: the crawl is CPU-bound long before the network is).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 from pydantic import BaseModel
 
 from components.crawl.api_client import retry_after_seconds
@@ -58,12 +62,11 @@ def _pinned(url: str, address: str) -> str:
 class Fetcher:
     """Fetches raw bytes, one URL at a time; use as ``async with Fetcher(options) as f``.
 
-    Each concurrent worker owns a Fetcher: httpx's shared pool gets slow with many
-    connections, so a worker keeps a few one-connection keep-alive clients, one per
-    (scheme, host, port). Connections are pinned to the checked IP address, so keying clients
-    by host name means a TLS connection made for one name (SNI) is never reused for another
-    name on the same address. Workers share ``hosts`` (per-host semaphores) and ``guard``
-    (its DNS cache).
+    Each concurrent worker owns a Fetcher and keeps a few one-connection keep-alive
+    sessions, one per (scheme, host, port). Connections are pinned to the checked IP address,
+    so keying sessions by host name means a TLS connection made for one name (SNI) is never
+    reused for another name on the same address. Workers share ``hosts`` (per-host semaphores)
+    and ``guard`` (its DNS cache).
     """
 
     max_clients = 4
@@ -78,29 +81,28 @@ class Fetcher:
         self.guard = guard or HostGuard(options.allow_private, options.allowed_networks)
         self.roots = [Path(root).resolve() for root in options.file_roots]
         self._hosts = {} if hosts is None else hosts
-        self._clients: OrderedDict[tuple[str, str, int], httpx.AsyncClient] = OrderedDict()
+        self._clients: OrderedDict[tuple[str, str, int], aiohttp.ClientSession] = OrderedDict()
 
     async def __aenter__(self) -> Fetcher:
         return self
 
     async def __aexit__(self, *exc) -> None:
         while self._clients:
-            await self._clients.popitem()[1].aclose()
+            await self._clients.popitem()[1].close()
 
-    async def _client(self, scheme: str, host: str, port: int) -> httpx.AsyncClient:
+    async def _client(self, scheme: str, host: str, port: int) -> aiohttp.ClientSession:
         key = (scheme, host, port)
         client = self._clients.get(key)
         if client is not None:
             self._clients.move_to_end(key)
             return client
         if len(self._clients) >= self.max_clients:
-            await self._clients.popitem(last=False)[1].aclose()
-        client = httpx.AsyncClient(
-            timeout=self.options.timeout,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            follow_redirects=False,
+            await self._clients.popitem(last=False)[1].close()
+        timeout = self.options.timeout
+        client = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1, ssl=_ssl_context(), use_dns_cache=False),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
             trust_env=False,
-            verify=_ssl_context(),
             headers={"User-Agent": self.options.user_agent, "Accept": "image/*"},
         )
         self._clients[key] = client
@@ -165,12 +167,17 @@ class Fetcher:
         client = await self._client(scheme, host, port)
         default_port = 443 if scheme == "https" else 80
         headers = {"Host": host if port == default_port else f"{host}:{port}"}
-        extensions = {"sni_hostname": host} if scheme == "https" else {}
+        # The connection goes to the checked address; TLS still checks the certificate (and
+        # sends SNI) for the host name.
+        tls_name = host if scheme == "https" else None
         try:
-            async with client.stream(
-                "GET", _pinned(url, address), headers=headers, extensions=extensions
+            async with client.get(
+                _pinned(url, address),
+                headers=headers,
+                allow_redirects=False,
+                server_hostname=tls_name,
             ) as response:
-                status = response.status_code
+                status = response.status
                 if status in REDIRECTS and response.headers.get("location"):
                     return response.headers["location"]
                 if status == 429 or status >= 500:
@@ -180,23 +187,27 @@ class Fetcher:
                 if status >= 400 or status < 200 or status in REDIRECTS:
                     raise FetchFailure(f"http_{status}", f"HTTP {status}")
                 return await self._read_body(response)
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:  # aiohttp's connect/read timeouts
             failure = FetchFailure("timeout", f"{type(exc).__name__}", permanent=False)
             raise _Retryable(failure, None) from None
-        except httpx.RemoteProtocolError as exc:
-            failure = FetchFailure("truncated", str(exc)[:200], permanent=False)
+        except (
+            aiohttp.ClientPayloadError,
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientResponseError,
+        ) as exc:
+            failure = FetchFailure("truncated", str(exc)[:200] or type(exc).__name__, False)
             raise _Retryable(failure, None) from None
-        except (httpx.TransportError, httpx.DecodingError) as exc:
+        except aiohttp.ClientError as exc:
             failure = FetchFailure("connect_error", f"{type(exc).__name__}: {exc}"[:200], False)
             raise _Retryable(failure, None) from None
 
-    async def _read_body(self, response: httpx.Response) -> bytes:
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self.options.max_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise FetchFailure("too_large", f"Content-Length {declared} > {cap}")
         chunks, total = [], 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_chunked(1 << 16):
             total += len(chunk)
             if total > cap:
                 raise FetchFailure("too_large", f"body exceeds {cap} bytes")
