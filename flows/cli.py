@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -36,8 +37,14 @@ def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, 
     }
 
 
+# Prefect's temporary API server can need more than its default 20 s to start on 2 busy cores.
+PREFECT_DEFAULTS = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
+
+
 def run_build_detector(values: dict[str, Any]) -> dict[str, Any]:
     """Validate the params (clear one-line errors) and run the ``build_detector`` flow."""
+    for name, value in PREFECT_DEFAULTS.items():  # before Prefect reads its settings
+        os.environ.setdefault(name, value)
     from flows.params import PipelineParams
     from flows.pipeline import build_detector
 
