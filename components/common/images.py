@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +83,24 @@ def decode_scaled(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: i
         raise ImageError("too_many_pixels", str(exc)) from None
     except Exception as exc:
         raise ImageError("undecodable", f"cannot decode {kind}: {exc}") from None
+
+
+def models_side(classifier: Any = None, detector: Any = None) -> int | None:
+    """Pixels a side these models look at (``input_size`` / ``image_size``), so a larger JPEG
+    can be decoded reduced; None when a given model does not say."""
+    sides = [getattr(classifier, "input_size", None)] if classifier is not None else []
+    if detector is not None:
+        sides.append(getattr(detector, "image_size", None))
+    if not sides or not all(isinstance(side, int) and side > 0 for side in sides):
+        return None
+    return max(sides)
+
+
+def to_full_pixels(boxes: Any, array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """K×4 xyxy boxes on ``array`` (maybe a reduced decode) in the full image's pixels."""
+    rows, cols = array.shape[:2]
+    scale = np.array([size[0] / cols, size[1] / rows] * 2)
+    return np.asarray(boxes, dtype=float).reshape(-1, 4) * scale
 
 
 def encode_jpeg(image, quality: int = 92) -> bytes:

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from components.common.errors import InputError
+from components.common.images import models_side, to_full_pixels
 
 SNIFF_BYTES = 16
 
@@ -113,16 +114,6 @@ def _identity(model: Any) -> str | None:
     return f"{model.name}:{model.version}"
 
 
-def needed_side(classifier: Any, detector: Any) -> int | None:
-    """Pixels a side the models look at (larger JPEGs are decoded reduced); None: unknown."""
-    sides = [getattr(classifier, "input_size", None)] if classifier is not None else []
-    if detector is not None:
-        sides.append(getattr(detector, "image_size", None))
-    if not sides or not all(isinstance(side, int) and side > 0 for side in sides):
-        return None
-    return max(sides)
-
-
 def _score_batch(batch, classifier, detector, min_score: float) -> list[dict[str, Any]]:
     arrays = [decoded.array for _, decoded in batch]
     probabilities = classifier.predict_proba(arrays) if classifier is not None else None
@@ -137,12 +128,11 @@ def _score_batch(batch, classifier, detector, min_score: float) -> list[dict[str
             record["positive"] = bool(p >= classifier.threshold)
         if detections is not None:
             found = detections[index]
-            rows, cols = decoded.array.shape[:2]
-            scale = np.array([width / cols, height / rows] * 2)
             keep = found["scores"] >= min_score
+            boxes = to_full_pixels(found["boxes"][keep], decoded.array, decoded.size)
             record["boxes"] = [
                 {"bbox": [round(float(v), 1) for v in box], "score": round(float(s), 4)}
-                for box, s in zip(found["boxes"][keep] * scale, found["scores"][keep], strict=True)
+                for box, s in zip(boxes, found["scores"][keep], strict=True)
             ]
         records.append(record)
     return records
@@ -179,7 +169,7 @@ def run_score(params: ScoreParams) -> ScoreResult:
         partial.unlink()
     todo = [p for p in files if p.relative_to(root).as_posix() not in done]
     max_pixels = get_settings().max_image_pixels
-    min_side = needed_side(classifier, detector)
+    min_side = models_side(classifier, detector)
     started, scored = time.monotonic(), 0
     with (
         partial.open("a", encoding="utf-8") as sink,

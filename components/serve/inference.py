@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from components.common.images import to_full_pixels
 from components.serve.errors import ApiError
 from components.serve.metrics import ServeMetrics
 from components.serve.models import LoadedModel
@@ -89,9 +90,8 @@ def detect(
     sizes = sizes or [(a.shape[1], a.shape[0]) for a in arrays]
     found = []
     for raw, array, (width, height) in zip(outputs, arrays, sizes, strict=True):
-        scale = np.array([width / array.shape[1], height / array.shape[0]] * 2)
-        boxes = np.asarray(raw.get("boxes", np.zeros((0, 4))), dtype=float).reshape(-1, 4)
-        raw = {**raw, "boxes": boxes * scale}
+        boxes = to_full_pixels(raw.get("boxes", np.zeros((0, 4))), array, (width, height))
+        raw = {**raw, "boxes": boxes}
         found.append(to_boxes(raw, width, height, label, min_score, max_boxes))
     return found
 

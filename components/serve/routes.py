@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
+from components.common.images import models_side
 from components.serve import inference
 from components.serve.deps import (
     IMAGE_ERRORS,
@@ -38,12 +39,8 @@ MaxBoxes = Query(100, ge=0, le=1000, description="Return at most this many boxes
 
 def needed_side(models: ModelSet, with_detector: bool) -> int | None:
     """Pixels a side the models look at (a larger JPEG is decoded reduced); None: unknown."""
-    sides = [getattr(models.classifier.model, "input_size", None)]
-    if with_detector:
-        sides.append(getattr(models.detector.model, "image_size", None))
-    if not all(isinstance(side, int) and side > 0 for side in sides):
-        return None
-    return max(sides)
+    detector = models.detector.model if with_detector else None
+    return models_side(models.classifier.model, detector)
 
 
 async def _predictions(

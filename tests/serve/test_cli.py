@@ -19,21 +19,19 @@ def test_nolabel_serve_has_host_port_workers_and_model_options():
         assert option in result.output
 
 
-def test_bad_parameters_are_one_error_line_and_exit_2():
-    done = subprocess.run(
-        [sys.executable, "-m", "components.serve", "run-json", '{"port": 70000}'],
+def _serve_entrypoint(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "components.serve", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_bad_parameters_are_one_error_line_and_exit_2():
+    done = _serve_entrypoint("run-json", '{"port": 70000}')
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: invalid parameters: port")
-    workers = subprocess.run(
-        [sys.executable, "-m", "components.serve", "--workers", "0"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    workers = _serve_entrypoint("--workers", "0")
     assert workers.returncode == 2 and "--workers" in workers.stderr
