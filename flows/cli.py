@@ -88,6 +88,10 @@ def pipeline(
     backbone: str = typer.Option("efficientnet-lite0", help="Featurizer backbone."),
     variant: list[str] = typer.Option([], help="Classifier variant (repeatable; default all)."),
     lime_samples: int = typer.Option(300, help="LIME samples per image."),
+    localizer: str = typer.Option("lime", help="Boxes from lime or gradcam (fast)."),
+    target: str | None = typer.Option(
+        None, help="Folder of your unlabeled frames: the detector adapts to your cameras."
+    ),
     detector_config: str | None = typer.Option(None, help="Detector config name."),
     epochs: int = typer.Option(12, help="Detector epochs."),
     image_size: int = typer.Option(512, help="Detector image size."),
@@ -107,6 +111,8 @@ def pipeline(
         "backbone": backbone,
         "variants": variant or None,
         "lime_samples": lime_samples,
+        "localizer": localizer,
+        "target": target,
         "detector_config": detector_config,
         "epochs": epochs,
         "image_size": image_size,

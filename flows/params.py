@@ -35,6 +35,14 @@ class PipelineParams(BaseModel):
         None, description="Classifier variants to compare (None: the train step's default)."
     )
     lime_samples: int = Field(300, ge=10, le=100_000, description="LIME samples per image.")
+    localizer: Literal["lime", "gradcam"] = Field(
+        "lime", description="Where the object is: LIME or Grad-CAM (one forward pass)."
+    )
+    target: str | None = Field(
+        None,
+        description="Folder of the user's unlabeled frames: its confident-empty frames train the "
+        "detector as negatives (adaptation to the user's cameras).",
+    )
     detector_config: str | None = Field(None, description="Detector config name.")
     epochs: int = Field(12, ge=1, le=1000, description="Detector fine-tuning epochs.")
     image_size: int = Field(512, ge=64, le=4096, description="Detector input image size.")

@@ -57,19 +57,28 @@ def explain_params(
         "model": train["model_uri"],
         "out": str(out),
         "num_samples": params.lime_samples,
+        "localizer": params.localizer,
     }
     if truth is not None:
         values["gt"] = str(truth)
     return {**values, **params.explain_options}
 
 
-def detect_params(params: PipelineParams, explain: dict[str, Any]) -> dict[str, Any]:
-    """DetectTrainParams: fine-tune on the LIME boxes (scored on held-out LIME boxes)."""
+def detect_params(
+    params: PipelineParams, explain: dict[str, Any], train: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """DetectTrainParams: fine-tune on the LIME boxes plus the crawl's negatives (images with
+    nothing to box) and, with a target, the user's confident-empty frames."""
     values: dict[str, Any] = {
         "boxes": explain.get("coco_uri") or explain["coco_path"],
         "epochs": params.epochs,
         "image_size": params.image_size,
+        "negatives": [params.dataset],
     }
+    if params.target:
+        values["target"] = params.target
+        if train and train.get("model_uri"):
+            values["classifier"] = train["model_uri"]
     if params.detector_config:
         values["config"] = params.detector_config
     return {**values, **params.detect_options}
@@ -131,7 +140,7 @@ def run_pipeline_steps(params: PipelineParams) -> dict[str, dict[str, Any]]:
     )
     steps["detect"] = detect_task(
         step="detect",
-        params=detect_params(params, steps["explain"]),
+        params=detect_params(params, steps["explain"], steps["train"]),
         upstream={**salt, "explain": steps["explain"]},
     )
     if crawl.get("truth_uri") and steps["detect"].get("model_uri"):

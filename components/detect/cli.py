@@ -24,6 +24,24 @@ def train(
     frozen_stages: int | None = typer.Option(None, "--frozen-stages", help="Frozen stages."),
     load_from: str | None = typer.Option(None, "--load-from", help="Start checkpoint (path/URL)."),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of images held out."),
+    negatives: list[str] = typer.Option(
+        [], "--negatives", help="Images without the object: a directory or dataset (repeatable)."
+    ),
+    max_negatives: int | None = typer.Option(
+        None, "--max-negatives", help="At most this many negatives (default: as many as boxed)."
+    ),
+    target: str | None = typer.Option(
+        None, "--target", help="Your unlabeled frames: confident-empty ones become negatives."
+    ),
+    classifier: str | None = typer.Option(
+        None, "--classifier", help="Classifier ranking --target frames (default registry)."
+    ),
+    target_empty_share: float = typer.Option(
+        0.3, "--target-empty-share", help="Lowest-probability share of --target frames used."
+    ),
+    pastes: int = typer.Option(
+        0, "--pastes", help="Composites of boxed objects on confident-empty --target frames."
+    ),
     seed: int = typer.Option(0, "--seed", help="Split/training seed."),
     gt: str | None = typer.Option(None, "--gt", help="Human COCO boxes to score against."),
     images: str | None = typer.Option(None, "--images", help="Directory of the --gt images."),
@@ -47,6 +65,12 @@ def train(
                 frozen_stages=frozen_stages,
                 load_from=load_from,
                 val_fraction=val_fraction,
+                negatives=negatives,
+                max_negatives=max_negatives,
+                target=target,
+                classifier=classifier,
+                target_empty_share=target_empty_share,
+                pastes=pastes,
                 seed=seed,
                 gt=gt,
                 images=images,
@@ -74,7 +98,16 @@ def score(
     classifier: str | None = typer.Option(None, "--classifier", help="Classifier URI."),
     detector: str | None = typer.Option(None, "--detector", help="Detector URI."),
     batch_size: int = typer.Option(16, "--batch-size", help="Images per batch."),
-    min_score: float = typer.Option(0.3, "--min-score", help="Drop boxes scoring below this."),
+    min_score: float = typer.Option(
+        0.3, "--min-score", help="Drop boxes scoring (detector x classifier) below this."
+    ),
+    bursts: str = typer.Option(
+        "auto", "--bursts", help="Burst grouping: auto, exif, name, folder or none."
+    ),
+    burst_gap: float = typer.Option(10.0, "--burst-gap", help="EXIF seconds within a burst."),
+    boxes_on_empty: bool = typer.Option(
+        False, "--boxes-on-empty/--no-boxes-on-empty", help="Keep boxes on frames called empty."
+    ),
     use_classifier: bool = typer.Option(True, "--classify/--no-classify", help="Run classifier."),
     use_detector: bool = typer.Option(True, "--detect/--no-detect", help="Run detector."),
     resume: bool = typer.Option(True, "--resume/--restart", help="Reuse partial results."),
@@ -91,6 +124,9 @@ def score(
                 detector=detector,
                 batch_size=batch_size,
                 min_score=min_score,
+                bursts=bursts,
+                burst_gap=burst_gap,
+                boxes_on_empty=boxes_on_empty,
                 use_classifier=use_classifier,
                 use_detector=use_detector,
                 resume=resume,

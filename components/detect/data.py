@@ -176,3 +176,57 @@ def prepare(
     target = workdir / f"{what}.coco.json"
     save_coco(normalised, target)
     return normalised, target
+
+
+def boxed_only(coco: dict[str, Any]) -> dict[str, Any]:
+    """The images that hold at least one box (a LIME file also lists images it left unboxed:
+    positives the classifier rejected must not teach the detector "nothing here")."""
+    boxed = {ann["image_id"] for ann in coco["annotations"]}
+    return {**coco, "images": [img for img in coco["images"] if img["id"] in boxed]}
+
+
+def negative_images(sources: list[str], limit: int | None, seed: int) -> list[Path]:
+    """Local files of images holding no object: each source is a directory (searched
+    recursively) or the name of a dataset in the store (its negative images, downloaded).
+    ``limit``: at most this many, a seeded sample spread over the sources."""
+    from components.common.datasets import NEGATIVE, read_manifest
+    from components.common.images import list_images
+
+    found: list[Path] = []
+    for source in sources:
+        path = Path(source).expanduser()
+        if path.is_dir():
+            found.extend(list_images(path))
+            continue
+        store = open_store()
+        try:
+            manifest = read_manifest(store, source)
+        except InputError:
+            raise InputError(f"negatives {source!r} is neither a directory nor a dataset") from None
+        for key in manifest.loc[manifest["label"] == NEGATIVE, "key"]:
+            try:
+                found.append(Path(store.get_local_path(str(key), cache_dir())))
+            except (KeyError, InputError):
+                continue  # an image gone from the store is no reason to stop
+    if limit is not None and len(found) > limit:
+        found = sorted(random.Random(seed).sample(found, limit))
+    return found
+
+
+def add_negatives(coco: dict[str, Any], paths: list[Path]) -> dict[str, Any]:
+    """``coco`` plus ``paths`` as images without boxes (unreadable files are skipped)."""
+    from PIL import Image, UnidentifiedImageError
+
+    next_id = max((img["id"] for img in coco["images"]), default=0) + 1
+    images = list(coco["images"])
+    for path in paths:
+        try:
+            with Image.open(path) as probe:
+                width, height = probe.size
+        except (OSError, UnidentifiedImageError):
+            continue
+        images.append(
+            {"id": next_id, "file_name": str(path.resolve()), "width": width, "height": height}
+        )
+        next_id += 1
+    return {**coco, "images": images}

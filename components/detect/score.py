@@ -2,7 +2,9 @@
 
 Results are appended to ``<out>.partial.jsonl`` as each batch finishes, so an interrupted run
 (a full SD card, a power cut) resumes where it stopped; the final ``--out`` JSON is written
-atomically at the end.
+atomically at the end. The partial records keep the detector's raw boxes; the final JSON groups
+frames into bursts (``components.common.bursts``), adds each frame's burst probability and
+applies the verdict policy of ``components.detect.policy`` (no box on an ``empty`` frame).
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from components.common.errors import InputError
 from components.common.images import models_side, to_full_pixels
+from components.detect.policy import VERDICTS, finish_records
 
 SNIFF_BYTES = 16
+RAW_BOX_FLOOR = 0.05  # detector boxes kept in the partial records (the policy filters later)
+BurstMode = Literal["auto", "exif", "name", "folder", "none"]
 
 
 class ScoreParams(BaseModel):
@@ -32,7 +37,12 @@ class ScoreParams(BaseModel):
     classifier: str | None = Field(None, description="Classifier URI; None: the registry's.")
     detector: str | None = Field(None, description="Detector URI; None: the registry's.")
     batch_size: int = Field(16, ge=1, le=1024)
-    min_score: float = Field(0.3, ge=0, le=1, description="Drop boxes scoring below this.")
+    min_score: float = Field(
+        0.3, ge=0, le=1, description="Drop boxes whose score (detector × classifier) is lower."
+    )
+    bursts: BurstMode = Field("auto", description="How frames are grouped into bursts.")
+    burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
+    boxes_on_empty: bool = Field(False, description="Keep boxes on frames called empty.")
     use_classifier: bool = True
     use_detector: bool = True
     resume: bool = Field(True, description="Skip files already scored in the partial results.")
@@ -46,7 +56,10 @@ class ScoreResult(BaseModel):
     resumed: int
     failed: int
     positives: int
+    verdicts: dict[str, int] = {}
+    bursts: int = 0
     boxes: int
+    suppressed_boxes: int = 0
     seconds: float
     images_per_second: float
     classifier: str | None
@@ -80,6 +93,15 @@ def _read_partial(path: Path, models: dict[str, str | None]) -> dict[str, dict[s
         if record.get("models") == models and "path" in record:
             done[record["path"]] = record
     return done
+
+
+def _end_cut_line(path: Path) -> None:
+    """Finish a line an interruption cut short, so the next record starts on its own line."""
+    if path.exists() and path.stat().st_size:
+        with path.open("rb+") as handle:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
 
 
 @dataclass
@@ -128,9 +150,9 @@ def _score_batch(batch, classifier, detector, min_score: float) -> list[dict[str
             record["positive"] = bool(p >= classifier.threshold)
         if detections is not None:
             found = detections[index]
-            keep = found["scores"] >= min_score
+            keep = found["scores"] >= min(min_score, RAW_BOX_FLOOR)
             boxes = to_full_pixels(found["boxes"][keep], decoded.array, decoded.size)
-            record["boxes"] = [
+            record["raw_boxes"] = [
                 {"bbox": [round(float(v), 1) for v in box], "score": round(float(s), 4)}
                 for box, s in zip(boxes, found["scores"][keep], strict=True)
             ]
@@ -160,13 +182,14 @@ def run_score(params: ScoreParams) -> ScoreResult:
     models = {
         "classifier": _identity(classifier),
         "detector": _identity(detector),
-        "min_score": str(params.min_score),
+        "box_floor": str(min(params.min_score, RAW_BOX_FLOOR)),
     }
     partial = partial_path(out)
     partial.parent.mkdir(parents=True, exist_ok=True)
     done = _read_partial(partial, models) if params.resume else {}
     if not params.resume and partial.exists():
         partial.unlink()
+    _end_cut_line(partial)
     todo = [p for p in files if p.relative_to(root).as_posix() not in done]
     max_pixels = get_settings().max_image_pixels
     min_side = models_side(classifier, detector)
@@ -210,13 +233,28 @@ def run_score(params: ScoreParams) -> ScoreResult:
                 flush()
         flush()
     seconds = time.monotonic() - started
-    return _write_results(out, partial, files, root, done, models, scored, seconds, params)
+    threshold = classifier.threshold if classifier is not None else None
+    return _write_results(
+        out, partial, files, root, done, models, scored, seconds, params, threshold
+    )
 
 
-def _write_results(out, partial, files, root, done, models, scored, seconds, params) -> ScoreResult:
+def _write_results(
+    out, partial, files, root, done, models, scored, seconds, params, threshold
+) -> ScoreResult:
     order = [p.relative_to(root).as_posix() for p in files]
     records = [{k: v for k, v in done[rel].items() if k != "models"} for rel in order]
     images = [r for r in records if "error" not in r]
+    bursts, suppressed = finish_records(
+        images,
+        root,
+        threshold,
+        mode=params.bursts,
+        gap_seconds=params.burst_gap,
+        min_score=params.min_score,
+        keep_negative=params.boxes_on_empty,
+        with_boxes=params.use_detector,
+    )
     failures = [
         {"path": r["path"], "reason": r["error"], "message": r["message"]}
         for r in records
@@ -225,6 +263,8 @@ def _write_results(out, partial, files, root, done, models, scored, seconds, par
     payload = {
         "root": str(root.resolve()),
         "models": models,
+        "threshold": threshold,
+        "min_score": params.min_score,
         "images": images,
         "failures": failures,
     }
@@ -240,7 +280,10 @@ def _write_results(out, partial, files, root, done, models, scored, seconds, par
         resumed=len(images) - scored,
         failed=len(failures),
         positives=sum(1 for r in images if r.get("positive")),
+        verdicts={v: sum(r["verdict"] == v for r in images) for v in VERDICTS},
+        bursts=bursts,
         boxes=sum(len(r.get("boxes", [])) for r in images),
+        suppressed_boxes=suppressed,
         seconds=round(seconds, 2),
         images_per_second=round(scored / seconds, 2) if seconds > 0 and scored else 0.0,
         classifier=models["classifier"],

@@ -28,6 +28,24 @@ class DetectTrainParams(BaseModel):
     frozen_stages: int | None = Field(None, ge=-1, le=7, description="None: the config's.")
     load_from: str | None = Field(None, description="Detector checkpoint (path/URL) to start from.")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of images held out.")
+    negatives: list[str] = Field(
+        [],
+        description="Images holding no object, trained on as such: directories or dataset "
+        "names (their negative images).",
+    )
+    max_negatives: int | None = Field(
+        None, ge=0, description="At most this many negatives (default: as many as boxed images)."
+    )
+    target: str | None = Field(
+        None, description="The user's unlabeled frames: confident-empty ones become negatives."
+    )
+    classifier: str | None = Field(None, description="Classifier ranking --target frames.")
+    target_empty_share: float = Field(
+        0.3, ge=0, le=1, description="Lowest-probability share of --target used as negatives."
+    )
+    pastes: int = Field(
+        0, ge=0, le=100_000, description="Composites of boxed objects on confident-empty frames."
+    )
     seed: int = 0
     gt: str | None = Field(None, description="Human COCO boxes to score the detector against.")
     images: str | None = Field(None, description="Directory of the --gt images.")
@@ -37,6 +55,7 @@ class DetectTrainParams(BaseModel):
 
 class DetectTrainResult(BaseModel):
     run_id: str
+    negative_images: int = 0
     model_uri: str
     model_name: str = MODEL_NAME
     model_version: str | None = None
@@ -91,6 +110,16 @@ def score_against(
     return metrics
 
 
+def target_empties(params: DetectTrainParams) -> list[Path]:
+    """The --target frames the classifier is most sure hold no object."""
+    from components.detect.target import confident_empty, rank_frames
+    from components.transfer.classifier import load_classifier
+
+    classifier = load_classifier(params.classifier)
+    ranked = rank_frames(params.target, classifier)
+    return confident_empty(ranked, classifier.threshold, params.target_empty_share)
+
+
 def run(params: DetectTrainParams) -> DetectTrainResult:
     """Train, evaluate and register a detector from LIME boxes."""
     from components.common import tracking
@@ -98,9 +127,16 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
     from components.common.store import open_store
     from components.detect import engine, overlays
     from components.detect.config import apply_options, for_inference, load_config, set_data
-    from components.detect.data import prepare, split_by_image
+    from components.detect.data import (
+        add_negatives,
+        boxed_only,
+        negative_images,
+        prepare,
+        split_by_image,
+    )
     from components.detect.predictor import Detector
     from components.detect.pyfunc import log_model
+    from components.detect.target import merge_coco, paste_objects
 
     if params.images and not params.gt:
         raise InputError("--images only makes sense with --gt")
@@ -122,7 +158,20 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
         gt = gt_path = None
         if params.gt:
             gt, gt_path = prepare(params.gt, work, images_dir=params.images, what="gt")
-        train_coco, val_coco = split_by_image(coco, params.val_fraction, params.seed)
+        train_coco, val_coco = split_by_image(boxed_only(coco), params.val_fraction, params.seed)
+        negatives = []
+        if params.negatives:
+            limit = params.max_negatives
+            limit = len(train_coco["images"]) if limit is None else limit
+            negatives = negative_images(params.negatives, limit, params.seed)
+        if params.target:
+            empties = target_empties(params)
+            composites = paste_objects(train_coco, empties, params.pastes, work / "pastes")
+            train_coco = merge_coco(train_coco, composites)
+            negatives += empties
+        if negatives:
+            train_coco = add_negatives(train_coco, negatives)
+            cfg.train_dataloader.dataset.filter_cfg.filter_empty_gt = False
         apply_options(cfg, train_images=len(train_coco["images"]))
         cfg.randomness = {"seed": params.seed}
         for split, part in (("train", train_coco), ("val", val_coco), ("test", val_coco)):
@@ -134,6 +183,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
                     **params.model_dump(),
                     "train_images": len(train_coco["images"]),
                     "val_images": len(val_coco["images"]),
+                    "negative_images": len(negatives),
                 }
             )
             _, metrics, checkpoint = engine.train(cfg, work / "runner")
@@ -163,6 +213,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
                 model_uri = f"models:/{MODEL_NAME}/{version}"
     return DetectTrainResult(
         run_id=run_id,
+        negative_images=len(negatives),
         model_uri=model_uri,
         model_version=version,
         metrics=metrics,

@@ -15,14 +15,34 @@ def positive_weights(weights: np.ndarray, floor: float = 0.0) -> np.ndarray:
     return positive
 
 
-def select_superpixels(weights: np.ndarray, coverage: float, floor: float = 0.0) -> np.ndarray:
-    """Boolean mask of the highest-weight superpixels holding ``coverage`` of positive weight
-    (weights under ``floor`` × the largest count as sampling noise)."""
+BOX_RULES = ("coverage", "relative", "percentile")
+
+
+def select_superpixels(
+    weights: np.ndarray,
+    coverage: float,
+    floor: float = 0.0,
+    rule: str = "coverage",
+    cut: float = 0.5,
+) -> np.ndarray:
+    """Boolean mask of the superpixels counted as the object.
+
+    ``coverage``: the highest-weight ones holding ``coverage`` of the positive weight (weights
+    under ``floor`` × the largest count as sampling noise). ``relative``: those weighing at least
+    ``cut`` × the largest weight (weak superpixels never join). ``percentile``: those above the
+    ``cut`` quantile of all weights (the SynapseML snow-leopard notebook keeps the top decile).
+    """
+    if rule not in BOX_RULES:
+        raise ValueError(f"unknown box rule {rule!r}; use one of {', '.join(BOX_RULES)}")
     positive = positive_weights(weights, floor)
     chosen = np.zeros(len(positive), dtype=bool)
     total = positive.sum()
     if total <= 0:
         return chosen
+    if rule == "relative":
+        return positive >= cut * positive.max()
+    if rule == "percentile":
+        return (positive > 0) & (positive >= np.quantile(np.asarray(weights, float), cut))
     order = np.argsort(-positive, kind="stable")
     cumulative = np.cumsum(positive[order])
     count = int(np.searchsorted(cumulative, coverage * total * (1 - 1e-9))) + 1
@@ -50,6 +70,8 @@ def boxes_from_weights(
     *,
     coverage: float = 0.75,
     floor: float = 0.0,
+    rule: str = "coverage",
+    cut: float = 0.5,
     split: bool = True,
     merge_distance: float = 0.12,
     min_area: float = 0.01,
@@ -57,8 +79,8 @@ def boxes_from_weights(
 ) -> list[dict[str, Any]]:
     """Boxes (``[x, y, w, h]`` in ``segments`` pixels) around the most important superpixels.
 
-    The superpixels holding ``coverage`` of the positive weight (weights under ``floor`` × the
-    largest are ignored as noise) form a mask. With ``split`` the
+    The superpixels chosen by ``rule`` (see :func:`select_superpixels`) form a mask. With
+    ``split`` the
     mask is cut into connected objects (parts nearer than ``merge_distance`` × image diagonal are
     merged), otherwise one box encloses it. A box's score is the share of positive weight inside
     it; parts smaller than ``min_area`` of the image or scoring below ``min_score`` are dropped,
@@ -67,7 +89,7 @@ def boxes_from_weights(
     from scipy import ndimage
 
     weights = np.asarray(weights, dtype=float)
-    chosen = select_superpixels(weights, coverage, floor)
+    chosen = select_superpixels(weights, coverage, floor, rule, cut)
     if not chosen.any():
         return []
     mask = chosen[segments]

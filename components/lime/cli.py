@@ -25,6 +25,13 @@ def explain(
     segmenter: str = typer.Option("slic", "--segmenter", help="slic or quickshift."),
     n_segments: int | None = typer.Option(None, "--n-segments", help="SLIC superpixel count."),
     fill: str | None = typer.Option(None, "--fill", help="black, mean or blur."),
+    localizer: str = typer.Option("lime", "--localizer", help="lime or gradcam (fast)."),
+    box_rule: str | None = typer.Option(
+        None, "--box-rule", help="coverage, relative or percentile (superpixels boxed)."
+    ),
+    box_cut: float | None = typer.Option(
+        None, "--box-cut", help="relative: share of the top weight; percentile: quantile."
+    ),
     coverage: float | None = typer.Option(None, "--coverage", help="Share of weight boxed."),
     merge_distance: float | None = typer.Option(
         None, "--merge-distance", help="Merge box parts closer than this × diagonal."
@@ -42,6 +49,8 @@ def explain(
     optional = {
         "n_segments": n_segments,
         "fill": fill,
+        "box_rule": box_rule,
+        "box_cut": box_cut,
         "coverage": coverage,
         "merge_distance": merge_distance,
         "weight_floor": weight_floor,
@@ -62,6 +71,7 @@ def explain(
         spark=spark,
         spark_master=spark_master,
         partitions=partitions,
+        localizer=localizer,
         lime=LimeParams(**lime_fields),
     )
     emit(run(params))

@@ -49,6 +49,15 @@ class LimeParams(BaseModel):
     regressor: Literal["ridge", "lasso"] = "ridge"
     alpha: float | None = Field(None, gt=0, description="Regularisation (ridge 1, lasso 0.001).")
     kernel_width: float = Field(0.25, gt=0, description="Width of the exponential kernel.")
+    box_rule: Literal["coverage", "relative", "percentile"] = Field(
+        "coverage", description="Which superpixels form the object (see lime/boxes.py)."
+    )
+    box_cut: float = Field(
+        0.5, ge=0, le=1, description="relative: share of the top weight; percentile: quantile."
+    )
+    cam_cut: float = Field(
+        0.3, ge=0, lt=1, description="gradcam: keep the map above this share of its range."
+    )
     coverage: float = Field(0.75, gt=0, le=1, description="Share of positive weight boxed.")
     weight_floor: float = Field(
         0.0, ge=0, lt=1, description="Weights under this × the largest count as noise."
@@ -221,6 +230,8 @@ def explain_image(
         segments,
         coverage=params.coverage,
         floor=params.weight_floor,
+        rule=params.box_rule,
+        cut=params.box_cut,
         split=params.split,
         merge_distance=params.merge_distance,
         min_area=params.min_box_area,

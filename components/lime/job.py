@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -29,6 +29,7 @@ class JobConfig(BaseModel):
 
     model_uri: str
     lime: LimeParams
+    localizer: Literal["lime", "gradcam"] = "lime"
     threshold: float | None = None  # None: the classifier's own threshold
     explain_all: bool = False
     parts_prefix: str
@@ -91,7 +92,13 @@ def process_task(task: dict[str, Any], classifier, config: JobConfig, store) -> 
             record.update(status="negative", reason="below_threshold")
         else:
             seed = image_seed(config.lime.seed, task["sha256"])
-            explanation = explain_image(image, classifier_score_fn(classifier), config.lime, seed)
+            if config.localizer == "gradcam":
+                from components.lime.gradcam import gradcam_explanation
+
+                explanation = gradcam_explanation(image, classifier, config.lime)
+            else:
+                score_fn = classifier_score_fn(classifier)
+                explanation = explain_image(image, score_fn, config.lime, seed)
             record.update(status="explained", seed=seed, **explanation.to_record())
     record["seconds"] = round(time.perf_counter() - started, 4)
     key = f"{config.parts_prefix}/{task['sha256']}.json"

@@ -6,6 +6,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
 from components.common.images import models_side
+from components.detect.policy import apply_policy
 from components.serve import inference
 from components.serve.deps import (
     IMAGE_ERRORS,
@@ -23,6 +24,7 @@ from components.serve.inputs import image_request_body
 from components.serve.models import CLASSIFIER, DETECTOR, ModelSet
 from components.serve.schemas import (
     BatchResponse,
+    Box,
     ClassifyResponse,
     ExplainResponse,
     ModelsResponse,
@@ -33,7 +35,12 @@ from components.serve.schemas import (
 
 v1 = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require_token)])
 
-MinScore = Query(0.0, ge=0.0, le=1.0, description="Drop boxes scoring below this.")
+MinScore = Query(
+    0.0, ge=0.0, le=1.0, description="Drop boxes scoring (detector x classifier) below this."
+)
+BoxesOnEmpty = Query(
+    False, description="Also return the detector's boxes on images the classifier calls empty."
+)
 MaxBoxes = Query(100, ge=0, le=1000, description="Return at most this many boxes per image.")
 
 
@@ -44,9 +51,15 @@ def needed_side(models: ModelSet, with_detector: bool) -> int | None:
 
 
 async def _predictions(
-    request: Request, models: ModelSet, images, min_score: float, max_boxes: int
+    request: Request,
+    models: ModelSet,
+    images,
+    min_score: float,
+    max_boxes: int,
+    boxes_on_empty: bool = False,
 ) -> list[Prediction]:
-    """Classifier and detector side by side in two worker threads."""
+    """Classifier and detector side by side in two worker threads, then the verdict policy of
+    ``components.detect.policy`` (no box on an image the classifier calls empty)."""
     arrays = [image.array for image in images]
     sizes = [(image.width, image.height) for image in images]
     metrics = request.app.state.metrics
@@ -59,25 +72,45 @@ async def _predictions(
 
     async def run_detector() -> None:
         found["boxes"] = await in_thread(
-            request, inference.detect, models.detector, arrays, metrics, min_score, max_boxes, sizes
+            request, inference.detect, models.detector, arrays, metrics, 0.0, max_boxes, sizes
         )
 
     async with anyio.create_task_group() as group:
         group.start_soon(run_classifier)
         group.start_soon(run_detector)
     threshold = float(models.classifier.model.threshold)
-    return [
-        Prediction(
-            filename=image.filename,
-            probability=float(p),
-            is_positive=bool(p >= threshold),
-            threshold=threshold,
-            width=image.width,
-            height=image.height,
-            boxes=image_boxes,
+    predictions = []
+    for image, p, raw in zip(images, found["p"], found["boxes"], strict=True):
+        policy = apply_policy(
+            [((b.x1, b.y1, b.x2, b.y2), b.score) for b in raw],
+            float(p),
+            threshold,
+            min_score=min_score,
+            keep_negative=boxes_on_empty,
         )
-        for image, p, image_boxes in zip(images, found["p"], found["boxes"], strict=True)
-    ]
+        label = raw[0].label if raw else "object"
+        boxes = [
+            Box(
+                **dict(zip(("x1", "y1", "x2", "y2"), box["bbox"], strict=True)),
+                score=box["score"],
+                detector_score=box["detector_score"],
+                label=label,
+            )
+            for box in policy.boxes
+        ]
+        predictions.append(
+            Prediction(
+                filename=image.filename,
+                probability=float(p),
+                is_positive=bool(p >= threshold),
+                threshold=threshold,
+                verdict=policy.verdict,
+                width=image.width,
+                height=image.height,
+                boxes=boxes,
+            )
+        )
+    return predictions
 
 
 @v1.post(
@@ -88,15 +121,20 @@ async def _predictions(
     summary="Probability and boxes for one image",
 )
 async def predict(
-    request: Request, min_score: float = MinScore, max_boxes: int = MaxBoxes
+    request: Request,
+    min_score: float = MinScore,
+    max_boxes: int = MaxBoxes,
+    boxes_on_empty: bool = BoxesOnEmpty,
 ) -> PredictResponse:
     """One image as multipart field ``file`` or as the raw body (``Content-Type: image/...``).
 
-    Boxes are in the original image's pixels, best first, whatever the classifier says.
+    Boxes are in the original image's pixels, best first. An image the classifier calls
+    negative has verdict ``empty`` and no boxes (unless ``boxes_on_empty``); a box's ``score``
+    is the geometric mean of the detector's score and the probability.
     """
     models = models_or_503(request, CLASSIFIER, DETECTOR)
     images = await decoded(request, "file", 1, needed_side(models, with_detector=True))
-    (result,) = await _predictions(request, models, images, min_score, max_boxes)
+    (result,) = await _predictions(request, models, images, min_score, max_boxes, boxes_on_empty)
     return PredictResponse(
         **result.model_dump(),
         request_id=request.state.request_id,
@@ -115,13 +153,16 @@ async def predict(
     summary="Probability and boxes for several images",
 )
 async def predict_batch(
-    request: Request, min_score: float = MinScore, max_boxes: int = MaxBoxes
+    request: Request,
+    min_score: float = MinScore,
+    max_boxes: int = MaxBoxes,
+    boxes_on_empty: bool = BoxesOnEmpty,
 ) -> BatchResponse:
     """Several images as repeated multipart fields ``files``; one bad image fails the request."""
     models = models_or_503(request, CLASSIFIER, DETECTOR)
     limit = request.app.state.serve_settings.max_batch_images
     images = await decoded(request, "files", limit, needed_side(models, with_detector=True))
-    results = await _predictions(request, models, images, min_score, max_boxes)
+    results = await _predictions(request, models, images, min_score, max_boxes, boxes_on_empty)
     return BatchResponse(
         request_id=request.state.request_id,
         results=results,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -21,6 +23,7 @@ class Box(BaseModel):
     y2: float
     score: float
     label: str
+    detector_score: float | None = None
 
 
 class ClassifyResponse(BaseModel):
@@ -48,6 +51,7 @@ class Prediction(BaseModel):
     probability: float
     is_positive: bool
     threshold: float
+    verdict: Literal["animal", "empty"] = "animal"
     width: int
     height: int
     boxes: list[Box]

@@ -84,7 +84,9 @@ def _load_state_dict(path: str | Path) -> dict:
     return state
 
 
-def _efficientnet_net(backbone: str, cuts: tuple[int, ...], input_size: int, weights: Path):
+def _efficientnet_net(
+    backbone: str, cuts: tuple[int, ...], input_size: int, weights: Path, spatial: bool = False
+):
     import torch
     from efficientnet_lite_pytorch import EfficientNet
     from torch import nn
@@ -114,16 +116,16 @@ def _efficientnet_net(backbone: str, cuts: tuple[int, ...], input_size: int, wei
             for index, block in enumerate(net._blocks[: self.last_block + 1]):
                 x = block(x)
                 if index in self.taps:
-                    pooled[self.taps[index]] = x.mean(dim=(2, 3))
+                    pooled[self.taps[index]] = x if spatial else x.mean(dim=(2, 3))
             if 1 in self.order:
                 x = net._swish(net._bn1(net._conv_head(x)))
-                pooled[1] = x.mean(dim=(2, 3))
+                pooled[1] = x if spatial else x.mean(dim=(2, 3))
             return tuple(pooled[k] for k in self.order)
 
     return EfficientNetFeatures()
 
 
-def _resnet50_net(cuts: tuple[int, ...], weights: Path):
+def _resnet50_net(cuts: tuple[int, ...], weights: Path, spatial: bool = False):
     import torch
     from mmdet.models.backbones import ResNet
     from torch import nn
@@ -150,15 +152,22 @@ def _resnet50_net(cuts: tuple[int, ...], weights: Path):
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
             stages = self.net(x)
-            return tuple(stages[4 - k].mean(dim=(2, 3)) for k in self.order)
+            return tuple(
+                stages[4 - k] if spatial else stages[4 - k].mean(dim=(2, 3)) for k in self.order
+            )
 
     return ResNetFeatures()
 
 
 def build_feature_net(
-    backbone: str, cuts: tuple[int, ...], input_size: int, weights: str | Path | None = None
+    backbone: str,
+    cuts: tuple[int, ...],
+    input_size: int,
+    weights: str | Path | None = None,
+    spatial: bool = False,
 ):
-    """A torch module (eval mode) mapping normalised N×3×S×S input to pooled features per cut.
+    """A torch module (eval mode) mapping normalised N×3×S×S input to pooled features per cut
+    (``spatial``: the N×C×h×w maps before pooling, for class activation maps).
 
     The outputs are ordered by ascending cut. ``weights``: a local state-dict file (required for
     resnet50; EfficientNet-Lite defaults to the packaged ImageNet weights).
@@ -168,14 +177,14 @@ def build_feature_net(
         raise InputError("the pixels backbone has no network")
     if backbone in EFFICIENTNET_LITE:
         net = _efficientnet_net(
-            backbone, cuts, input_size, Path(weights or packaged_weights(backbone))
+            backbone, cuts, input_size, Path(weights or packaged_weights(backbone)), spatial
         )
     else:
         if not weights:
             raise InputError(
                 "resnet50 needs --weights: a torchvision-format state dict (path or URL)"
             )
-        net = _resnet50_net(cuts, Path(weights))
+        net = _resnet50_net(cuts, Path(weights), spatial)
     net.eval()
     for param in net.parameters():
         param.requires_grad_(False)

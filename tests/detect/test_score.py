@@ -75,6 +75,7 @@ def test_score_folder_with_bad_files_and_resume(
         "2",
         "--min-score",
         "0.3",
+        "--boxes-on-empty",  # every detector box, whatever the classifier says
     ]
     first = _score(args)
     assert first["files"] == 9 and first["scored"] == 6 and first["failed"] == 3
@@ -99,6 +100,8 @@ def test_score_folder_with_bad_files_and_resume(
     for path, record in by_path.items():
         assert 0.0 <= record["probability"] <= 1.0
         assert record["positive"] == (record["probability"] >= threshold)
+        assert record["verdict"] == ("animal" if record["positive"] else "empty")
+        assert record["burst"] == path and record["burst_size"] == 1  # no burst names here
         assert all(len(b["bbox"]) == 4 and b["score"] >= 0.3 for b in record["boxes"])
         if path != "empty.png":  # every shape is found, inside its 64x64 image
             assert record["boxes"], record
@@ -120,6 +123,17 @@ def test_score_folder_with_bad_files_and_resume(
     done_before = sum(1 for line in lines[:4] if "error" not in json.loads(line))
     assert resumed["scored"] == 6 - done_before and resumed["resumed"] == done_before
     assert json.loads(out.read_text())["images"] == results["images"]
+
+    # The default policy, from the same partial results: no box on a frame called empty.
+    gated = _score(args[:-1])
+    assert gated["scored"] == 0 and gated["resumed"] == 6
+    for record in json.loads(out.read_text())["images"]:
+        before = by_path[record["path"]]
+        assert record["verdict"] == before["verdict"]
+        assert record["boxes"] == ([] if record["verdict"] == "empty" else before["boxes"])
+    assert gated["suppressed_boxes"] == sum(
+        len(r["boxes"]) for r in by_path.values() if r["verdict"] == "empty"
+    )
 
 
 def test_score_rejects_a_missing_folder(tmp_path, classifier_dir):
@@ -167,8 +181,11 @@ def test_large_frames_decode_reduced_with_boxes_in_full_pixels(
     large.save(root / "frame.jpg", quality=95)
     large.save(root / "frame.png")
     run_score(
-        ScoreParams(images=str(root), out=str(tmp_path / "r.json"), classifier=str(classifier_dir))
-    )
+        ScoreParams(
+            images=str(root), out=str(tmp_path / "r.json"), classifier=str(classifier_dir),
+            boxes_on_empty=True,
+        )
+    )  # fmt: skip
     records = {r["path"]: r for r in json.loads((tmp_path / "r.json").read_text())["images"]}
     jpeg, png = records["frame.jpg"], records["frame.png"]
     assert (jpeg["width"], jpeg["height"]) == (png["width"], png["height"]) == (1024, 1024)

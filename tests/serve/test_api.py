@@ -55,7 +55,9 @@ def test_readyz_is_503_until_models_exist(make_client, registry):
 
 def test_predict_multipart_returns_probability_and_boxes_in_original_pixels(client):
     data = image_bytes(200, 100, square=(40, 20, 120, 80))
-    response = client.post("/v1/predict", files={"file": ("lion.jpg", data, "image/jpeg")})
+    response = client.post(
+        "/v1/predict?boxes_on_empty=true", files={"file": ("lion.jpg", data, "image/jpeg")}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["width"] == 200 and body["height"] == 100
@@ -68,21 +70,39 @@ def test_predict_multipart_returns_probability_and_boxes_in_original_pixels(clie
     }
     assert body["latency_ms"] > 0
     assert body["request_id"] == response.headers["x-request-id"]
-    top, clipped = body["boxes"]
-    assert top["label"] == "lion" and top["score"] == pytest.approx(0.9)
+    assert body["verdict"] == "empty"  # the square is too small to make the image positive…
+    top, clipped = body["boxes"]  # …but boxes_on_empty asks for the detector's boxes anyway
+    p = body["probability"]
+    assert top["label"] == "lion" and top["detector_score"] == pytest.approx(0.9)
+    assert top["score"] == pytest.approx((0.9 * p) ** 0.5)  # detector × classifier
     # The red square (JPEG edges blur by a pixel or two).
     assert top["x1"] == pytest.approx(40, abs=3) and top["x2"] == pytest.approx(120, abs=3)
     assert top["y1"] == pytest.approx(20, abs=3) and top["y2"] == pytest.approx(80, abs=3)
-    assert clipped == {"x1": 0, "y1": 0, "x2": 3, "y2": 3, "score": 0.1, "label": "lion"}
+    assert clipped == {
+        "x1": 0, "y1": 0, "x2": 3, "y2": 3, "score": pytest.approx((0.1 * p) ** 0.5),
+        "detector_score": 0.1, "label": "lion",
+    }  # fmt: skip
+
+
+def test_predict_gives_no_box_on_an_image_the_classifier_calls_empty(client):
+    grey = client.post("/v1/predict", content=image_bytes(200, 100, square=(40, 20, 120, 80)),
+                       headers={"Content-Type": "image/jpeg"}).json()  # fmt: skip
+    assert not grey["is_positive"] and grey["verdict"] == "empty" and grey["boxes"] == []
+    red = client.post("/v1/predict", content=image_bytes(200, 100, square=(0, 0, 180, 100)),
+                      headers={"Content-Type": "image/jpeg"}).json()  # fmt: skip
+    assert red["is_positive"] and red["verdict"] == "animal" and red["boxes"]
+    assert red["boxes"][0]["score"] == pytest.approx((0.9 * red["probability"]) ** 0.5)
 
 
 def test_predict_raw_body_and_box_filters(client):
     data = image_bytes(64, 64, fmt="PNG")
     response = client.post(
-        "/v1/predict?min_score=0.5", content=data, headers={"Content-Type": "image/png"}
+        "/v1/predict?min_score=0.5&boxes_on_empty=true",
+        content=data,
+        headers={"Content-Type": "image/png"},
     )
     assert response.status_code == 200, response.text
-    assert [b["score"] for b in response.json()["boxes"]] == [0.9]
+    assert [b["detector_score"] for b in response.json()["boxes"]] == [0.9]
     none = client.post(
         "/v1/predict?max_boxes=0",
         content=data,
@@ -265,7 +285,9 @@ def test_large_jpeg_is_decoded_reduced_and_boxes_come_back_in_full_pixels(make_c
     client = make_client(loaders=loaders)
     data = image_bytes(1600, 1200, square=(400, 300, 800, 600))
 
-    response = client.post("/v1/predict", content=data, headers={"Content-Type": "image/jpeg"})
+    response = client.post(
+        "/v1/predict?boxes_on_empty=true", content=data, headers={"Content-Type": "image/jpeg"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["width"], body["height"]) == (1600, 1200)

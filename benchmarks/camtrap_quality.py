@@ -1,0 +1,316 @@
+"""The whole method on real camera-trap frames (camtrap-dev) and on web photos (lion), one table.
+
+Through the real steps, as a user runs them: crawl (folder provider: the web photos of the
+animal vs ``webimages/random``) → train → classify the test frames → explain (boxes for the
+detector) → detect train (+ negatives, + the test frames as an unlabeled ``--target``) → score.
+Human boxes and frame labels are read only to measure.
+
+Domains:
+- ``camtrap``: ``camtrap-dev/deer-web`` vs random; test frames ``camtrap/deer`` (boxed) and
+  ``camtrap/other`` (no deer: other species and empty frames), bursts from the file names;
+- ``lion``: ``webimages/lion-train`` vs random; test ``lion-test`` (boxed) and ``raccoon`` (no
+  lion), each photo its own burst.
+
+Figures: classifier recall / specificity per frame and per burst at the model's own threshold,
+AUC; localizer mean IoU / CorLoc on the boxed test frames (all of them, or
+``--localizer-limit`` per burst); detector AP50 / mean IoU / CorLoc on them (the detect step's
+``--gt`` evaluation) and AP50 of ``score``'s final boxes; share of frames without the animal
+given any box by ``score`` at its defaults; ``score`` images/s; per-burst spread (min / median
+of burst recall and of the share of a burst's frames whose top box hits the animal).
+
+    .venv/bin/python benchmarks/camtrap_quality.py                   # both domains, defaults
+    .venv/bin/python benchmarks/camtrap_quality.py --domain camtrap --no-target
+
+Prints one JSON line per domain last. State lives under ``--cache`` (features are reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+DOMAINS = {
+    "camtrap": {
+        "positive": SHARED / "camtrap-dev" / "deer-web",
+        "boxed": SHARED / "camtrap-dev" / "camtrap" / "deer",
+        "gt": SHARED / "camtrap-dev" / "camtrap" / "deer.coco.json",
+        "without": SHARED / "camtrap-dev" / "camtrap" / "other",
+    },
+    "lion": {
+        "positive": SHARED / "webimages" / "lion-train",
+        "boxed": SHARED / "webimages" / "lion-test",
+        "gt": SHARED / "webimages" / "lion-test.coco.json",
+        "without": SHARED / "webimages" / "raccoon",
+    },
+}
+RANDOM = SHARED / "webimages" / "random"
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[camtrap_quality] {message}\n")
+    sys.stderr.flush()
+
+
+def burst_of(domain: str, name: str) -> str:
+    """camtrap-dev names are ``<burst>_<n>.jpg``; web photos are their own burst."""
+    return name.rsplit("_", 1)[0] if domain == "camtrap" else name
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    """A copy the crawl's folder provider may read (it refuses links out of its root)."""
+    if not target.is_dir():
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.json"))
+    return target
+
+
+def test_frames(domain: str, cache: Path) -> Path:
+    """One folder: the boxed frames in ``with/``, the frames without the object in ``without/``."""
+    spec = DOMAINS[domain]
+    root = cache / f"{domain}-test"
+    copy_tree(spec["boxed"], root / "with")
+    copy_tree(spec["without"], root / "without")
+    return root
+
+
+def classifier_figures(domain: str, records: list[dict], threshold: float) -> dict:
+    """Frame and burst recall/specificity at the model's threshold, AUC, per-burst spread."""
+    from sklearn.metrics import roc_auc_score
+
+    from components.common.bursts import burst_probability
+
+    labels = np.array([r["path"].startswith("with/") for r in records])
+    p = np.array([r["probability"] for r in records])
+    keys = [
+        r["path"].split("/")[0] + "/" + burst_of(domain, r["path"].split("/")[-1]) for r in records
+    ]
+    burst_p = burst_probability(p, keys)
+    first = {}
+    for index, key in enumerate(keys):
+        first.setdefault(key, index)
+    b_idx = np.array(list(first.values()))
+    per_burst = [
+        float(np.mean(p[[i for i, k in enumerate(keys) if k == key]] >= threshold))
+        for key in first
+        if key.startswith("with/")
+    ]
+    return {
+        "clf_auc": round(float(roc_auc_score(labels, p)), 4),
+        "clf_recall": round(float(np.mean(p[labels] >= threshold)), 4),
+        "clf_specificity": round(float(np.mean(p[~labels] < threshold)), 4),
+        "clf_burst_recall": round(float(np.mean(burst_p[b_idx][labels[b_idx]] >= threshold)), 4),
+        "clf_burst_specificity": round(
+            float(np.mean(burst_p[b_idx][~labels[b_idx]] < threshold)), 4
+        ),
+        "clf_burst_recall_min": round(min(per_burst), 4),
+        "clf_burst_recall_median": round(float(np.median(per_burst)), 4),
+        "threshold": round(threshold, 4),
+    }
+
+
+def localizer_figures(args, domain: str, classifier_uri: str, frames: Path) -> dict:
+    """Mean IoU / CorLoc of the localizer's boxes on the boxed frames (explained regardless
+    of the classifier's verdict: this measures where, not whether)."""
+    from components.lime.step import ExplainParams, run
+
+    subset = args.cache / f"{domain}-localize-{args.localizer}-{args.localizer_limit}"
+    if not subset.is_dir():
+        subset.mkdir(parents=True)
+        taken: dict[str, int] = {}
+        for path in sorted((frames / "with").glob("*.jpg")):
+            burst = burst_of(domain, path.name)
+            if args.localizer_limit and taken.get(burst, 0) >= args.localizer_limit:
+                continue
+            taken[burst] = taken.get(burst, 0) + 1
+            shutil.copyfile(path, subset / path.name)
+    started = time.perf_counter()
+    result = run(
+        ExplainParams(
+            images=str(subset),
+            model=classifier_uri,
+            out=str(args.cache / f"{domain}-localize.coco.json"),
+            gt=str(DOMAINS[domain]["gt"]),
+            explain_all=True,
+            overlays=0,
+            spark=False,
+            localizer=args.localizer,
+        )
+    )
+    return {
+        "loc_images": result.images_explained,
+        "loc_mean_iou": round(result.metrics.get("mean_iou", float("nan")), 4),
+        "loc_corloc": round(result.metrics.get("corloc", float("nan")), 4),
+        "loc_seconds_per_image": round(
+            (time.perf_counter() - started) / max(1, result.images_explained), 3
+        ),
+    }
+
+
+def score_figures(domain: str, results: dict, gt_path: Path) -> dict:
+    """What ``score`` wrote: boxes on frames without the object, AP50 of the final boxes,
+    per-burst share of frames whose top box hits the animal."""
+    from components.common.coco import iou_xywh, load_coco, score_boxes
+
+    images = results["images"]
+    without = [r for r in images if r["path"].startswith("without/")]
+    boxed_frames = [r for r in images if r["path"].startswith("with/")]
+    predicted = {"images": [], "annotations": []}
+    for index, record in enumerate(boxed_frames, 1):
+        name = record["path"].split("/", 1)[1]
+        predicted["images"].append({"id": index, "file_name": name})
+        for box in record.get("boxes", []):
+            x1, y1, x2, y2 = box["bbox"]
+            predicted["annotations"].append(
+                {"image_id": index, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": box["score"]}
+            )
+    gt = load_coco(gt_path)
+    scored = score_boxes(predicted, gt)
+    truth = {img["file_name"]: img["id"] for img in gt["images"]}
+    boxes_by_image: dict[int, list] = {}
+    for ann in gt["annotations"]:
+        boxes_by_image.setdefault(ann["image_id"], []).append(ann["bbox"])
+    hits: dict[str, list[float]] = {}
+    for record in boxed_frames:
+        name = record["path"].split("/", 1)[1]
+        hit = 0.0
+        if record.get("boxes"):
+            x1, y1, x2, y2 = record["boxes"][0]["bbox"]
+            ious = iou_xywh([[x1, y1, x2 - x1, y2 - y1]], boxes_by_image.get(truth[name], []))
+            hit = float(ious.max() >= 0.5) if ious.size else 0.0
+        hits.setdefault(burst_of(domain, name), []).append(hit)
+    shares = [float(np.mean(v)) for v in hits.values()]
+    return {
+        "score_ap50": round(scored["ap50"], 4),
+        "score_corloc": round(scored["corloc"], 4),
+        "score_boxed_share_without": round(
+            float(np.mean([bool(r.get("boxes")) for r in without])), 4
+        ),
+        "score_boxed_share_with": round(
+            float(np.mean([bool(r.get("boxes")) for r in boxed_frames])), 4
+        ),
+        "score_burst_hit_min": round(min(shares), 4),
+        "score_burst_hit_median": round(float(np.median(shares)), 4),
+    }
+
+
+def run_domain(args, domain: str) -> dict:
+    """The whole method on one domain; returns its figures."""
+    from components.crawl.step import CrawlParams
+    from components.crawl.step import run as crawl
+    from components.detect.score import ScoreParams, run_score
+    from components.detect.step import DetectTrainParams
+    from components.detect.step import run as detect_train
+    from components.lime.step import ExplainParams
+    from components.lime.step import run as explain
+    from components.transfer.step import TrainParams
+    from components.transfer.step import run as train
+
+    spec, figures = DOMAINS[domain], {"domain": domain}
+    search = args.cache / f"{domain}-search"
+    copy_tree(spec["positive"], search / "object")
+    copy_tree(RANDOM, search / "random")
+    frames = test_frames(domain, args.cache)
+    dataset = f"bench-{domain}"
+    started = time.perf_counter()
+    crawl(
+        CrawlParams(
+            dataset=dataset, provider="folder", folder_root=str(search), positive=["object"],
+            negative=["random"], per_page=1000, progress=False,
+        )
+    )  # fmt: skip
+    trained = train(TrainParams(dataset=dataset, variants=args.variants))
+    figures["train_seconds"] = round(time.perf_counter() - started, 1)
+    figures["best_variant"] = trained.best_variant
+    log(f"{domain}: classifier {trained.best_variant} ({trained.model_uri})")
+    scores_path = args.cache / f"{domain}-classify.json"
+    classified = run_score(
+        ScoreParams(
+            images=str(frames), out=str(scores_path), classifier=trained.model_uri,
+            use_detector=False, resume=False,
+        )
+    )  # fmt: skip
+    results = json.loads(scores_path.read_text())
+    from components.transfer.classifier import load_classifier
+
+    threshold = load_classifier(trained.model_uri).threshold
+    figures.update(classifier_figures(domain, results["images"], threshold))
+    log(f"{domain}: {classified.scored} frames classified")
+    figures.update(localizer_figures(args, domain, trained.model_uri, frames))
+    started = time.perf_counter()
+    boxes = explain(
+        ExplainParams(
+            dataset=dataset, model=trained.model_uri, overlays=0, spark=False,
+            out=str(args.cache / f"{domain}-boxes.coco.json"), localizer=args.localizer,
+            num_samples=args.lime_samples,
+        )
+    )  # fmt: skip
+    figures["explain_seconds"] = round(time.perf_counter() - started, 1)
+    options = {"epochs": args.epochs} if args.epochs else {}
+    if args.negatives:
+        options["negatives"] = [dataset]
+    if args.target:
+        options.update(target=str(frames), classifier=trained.model_uri, pastes=args.pastes)
+    started = time.perf_counter()
+    detector = detect_train(
+        DetectTrainParams(
+            boxes=boxes.coco_uri, config=args.config, gt=str(spec["gt"]),
+            images=str(spec["boxed"]), overlays=0, **options,
+        )
+    )  # fmt: skip
+    figures["detect_seconds"] = round(time.perf_counter() - started, 1)
+    figures["detect_train_images"] = detector.train_images
+    figures["detect_negative_images"] = detector.negative_images
+    for key in ("gt_ap50", "gt_mean_iou", "gt_corloc", "val_ap50"):
+        if key in detector.metrics:
+            figures[f"det_{key}"] = round(detector.metrics[key], 4)
+    out = args.cache / f"{domain}-score.json"
+    scored = run_score(
+        ScoreParams(
+            images=str(frames), out=str(out), classifier=trained.model_uri,
+            detector=detector.model_uri, resume=False,
+        )
+    )  # fmt: skip
+    figures["score_images_per_second"] = scored.images_per_second
+    figures.update(score_figures(domain, json.loads(out.read_text()), spec["gt"]))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--domain", choices=("camtrap", "lion", "both"), default="both")
+    parser.add_argument("--cache", type=Path, default=REPO / ".nolabel" / "bench-camtrap")
+    parser.add_argument("--variants", default="all", help="nolabel train --variants")
+    parser.add_argument("--localizer", choices=("lime", "gradcam"), default="gradcam")
+    parser.add_argument("--localizer-limit", type=int, default=0, help="frames a burst (0: all)")
+    parser.add_argument("--lime-samples", type=int, default=None)
+    parser.add_argument("--config", default=None, help="detector config (default: the step's)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--negatives", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--target", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--pastes", type=int, default=0)
+    args = parser.parse_args()
+    args.cache = args.cache.resolve()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("NOLABEL_HOME", str(args.cache / "home"))
+    if args.config is None:
+        from components.detect.config import DEFAULT_CONFIG
+
+        args.config = DEFAULT_CONFIG
+    domains = ("camtrap", "lion") if args.domain == "both" else (args.domain,)
+    rows = [run_domain(args, domain) for domain in domains]
+    for row in rows:
+        log(" | ".join(f"{k} {v}" for k, v in row.items()))
+    for row in rows:
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
