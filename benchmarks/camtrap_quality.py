@@ -121,15 +121,23 @@ def localizer_figures(args, domain: str, classifier_uri: str, frames: Path) -> d
     of the classifier's verdict: this measures where, not whether)."""
     from components.lime.step import ExplainParams, run
 
-    subset = args.cache / f"{domain}-localize-{args.localizer}-{args.localizer_limit}"
+    subset = args.cache / (
+        f"{domain}-localize-{args.localizer}-{args.localizer_limit}-{args.localizer_max}"
+    )
     if not subset.is_dir():
         subset.mkdir(parents=True)
         taken: dict[str, int] = {}
+        chosen = []
         for path in sorted((frames / "with").glob("*.jpg")):
             burst = burst_of(domain, path.name)
             if args.localizer_limit and taken.get(burst, 0) >= args.localizer_limit:
                 continue
             taken[burst] = taken.get(burst, 0) + 1
+            chosen.append(path)
+        if args.localizer_max and len(chosen) > args.localizer_max:
+            step = len(chosen) / args.localizer_max
+            chosen = [chosen[int(i * step)] for i in range(args.localizer_max)]
+        for path in chosen:
             shutil.copyfile(path, subset / path.name)
     started = time.perf_counter()
     result = run(
@@ -245,13 +253,19 @@ def run_domain(args, domain: str) -> dict:
     log(f"{domain}: {classified.scored} frames classified")
     figures.update(localizer_figures(args, domain, trained.model_uri, frames))
     started = time.perf_counter()
+    web = args.cache / f"{domain}-web-{args.explain_limit}"
+    if not web.is_dir():
+        web.mkdir()
+        for path in sorted(spec["positive"].glob("*.jpg"))[: args.explain_limit or None]:
+            shutil.copyfile(path, web / path.name)
     boxes = explain(
         ExplainParams(
-            dataset=dataset, model=trained.model_uri, overlays=0, spark=False,
+            images=str(web), model=trained.model_uri, overlays=0, spark=False,
             out=str(args.cache / f"{domain}-boxes.coco.json"), localizer=args.localizer,
             num_samples=args.lime_samples,
         )
     )  # fmt: skip
+    figures["explained_web_images"] = boxes.images_explained
     figures["explain_seconds"] = round(time.perf_counter() - started, 1)
     options = {"epochs": args.epochs} if args.epochs else {}
     if args.negatives:
@@ -288,8 +302,12 @@ def main() -> None:
     parser.add_argument("--domain", choices=("camtrap", "lion", "both"), default="both")
     parser.add_argument("--cache", type=Path, default=REPO / ".nolabel" / "bench-camtrap")
     parser.add_argument("--variants", default="all", help="nolabel train --variants")
-    parser.add_argument("--localizer", choices=("lime", "gradcam"), default="gradcam")
-    parser.add_argument("--localizer-limit", type=int, default=0, help="frames a burst (0: all)")
+    parser.add_argument("--localizer", choices=("lime", "gradcam"), default="lime")
+    parser.add_argument("--localizer-limit", type=int, default=1, help="frames a burst (0: all)")
+    parser.add_argument("--localizer-max", type=int, default=30, help="frames in all (0: all)")
+    parser.add_argument(
+        "--explain-limit", type=int, default=60, help="web photos boxed for the detector (0: all)"
+    )
     parser.add_argument("--lime-samples", type=int, default=None)
     parser.add_argument("--config", default=None, help="detector config (default: the step's)")
     parser.add_argument("--epochs", type=int, default=None)
