@@ -40,7 +40,7 @@ def train(
         0.3, "--target-empty-share", help="Lowest-probability share of --target frames used."
     ),
     pastes: int = typer.Option(
-        0, "--pastes", help="Composites of boxed objects on confident-empty --target frames."
+        0, "--pastes", help="Composites: boxed objects pasted onto the negatives' images."
     ),
     seed: int = typer.Option(0, "--seed", help="Split/training seed."),
     gt: str | None = typer.Option(None, "--gt", help="Human COCO boxes to score against."),

@@ -127,6 +127,7 @@ def normalise(
                 "bbox": box,
                 "area": box[2] * box[3],
                 "iscrowd": 0,
+                **_object_mask(ann, width, height),
             }
         )
     if require_boxes and not annotations:
@@ -136,6 +137,14 @@ def normalise(
         "annotations": annotations,
         "categories": [{"id": 1, "name": "object"}],
     }
+
+
+def _object_mask(ann: dict[str, Any], width: int, height: int) -> dict[str, Any]:
+    """The annotation's RLE object mask when it has one of the image's size (for copy-paste)."""
+    mask = ann.get("segmentation")
+    if isinstance(mask, dict) and list(mask.get("size", [])) == [height, width]:
+        return {"segmentation": mask}
+    return {}
 
 
 def split_by_image(

@@ -44,7 +44,10 @@ class DetectTrainParams(BaseModel):
         0.3, ge=0, le=1, description="Lowest-probability share of --target used as negatives."
     )
     pastes: int = Field(
-        0, ge=0, le=100_000, description="Composites of boxed objects on confident-empty frames."
+        0,
+        ge=0,
+        le=100_000,
+        description="Composites: boxed objects pasted onto the negatives (and target frames).",
     )
     seed: int = 0
     gt: str | None = Field(None, description="Human COCO boxes to score the detector against.")
@@ -165,10 +168,12 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
             limit = len(train_coco["images"]) if limit is None else limit
             negatives = negative_images(params.negatives, limit, params.seed)
         if params.target:
-            empties = target_empties(params)
-            composites = paste_objects(train_coco, empties, params.pastes, work / "pastes")
+            negatives += target_empties(params)
+        if params.pastes and negatives:
+            composites = paste_objects(
+                train_coco, negatives, params.pastes, work / "pastes", params.seed
+            )
             train_coco = merge_coco(train_coco, composites)
-            negatives += empties
         if negatives:
             train_coco = add_negatives(train_coco, negatives)
             cfg.train_dataloader.dataset.filter_cfg.filter_empty_gt = False

@@ -5,10 +5,10 @@ Given a folder of the user's unlabeled frames (``--target``) and the classifier:
 - the frames the classifier is most sure hold nothing (the lowest ``empty_share`` of them, and
   under its threshold) become negatives: the detector learns what these cameras' empty scenes,
   night infrared and other animals look like;
-- the same frames become backgrounds for copy-paste: objects cut from the boxed web photos are
-  pasted onto them, small, cut off at the edges, grey on infrared frames and matched in
-  brightness, with feathered edges, so the detector sees the object in the users' scenes with
-  a box known for free.
+- the same frames become backgrounds for copy-paste: objects cut from the boxed web photos (the
+  localizer's object mask when the box has one, else a feathered ellipse) are pasted onto them,
+  small, cut off at the edges, grey on infrared frames and matched in brightness, so the
+  detector sees the object in the users' scenes with a box known for free.
 
 No human label is used: frames are picked by the classifier alone.
 """
@@ -74,17 +74,28 @@ def _feathered_mask(height: int, width: int) -> np.ndarray:
     return ndimage.gaussian_filter(mask, sigma=max(1.0, min(height, width) / 12))[..., None]
 
 
-def _cut_object(path: Path, bbox: list[float]):
+def _cut_object(path: Path, ann: dict[str, Any]):
+    """The box's pixels (PIL) and its object mask (H×W float in [0, 1], or None: no shape)."""
     from PIL import Image
 
+    x, y, w, h = (int(round(v)) for v in ann["bbox"])
     with Image.open(path) as image:
-        x, y, w, h = bbox
-        return image.convert("RGB").crop((int(x), int(y), int(x + w), int(y + h)))
+        piece = image.convert("RGB").crop((x, y, x + w, y + h))
+    mask = ann.get("segmentation")
+    if not isinstance(mask, dict):
+        return piece, None
+    from pycocotools import mask as rle
+
+    full = rle.decode({"size": mask["size"], "counts": mask["counts"].encode()})
+    shape = full[y : y + h, x : x + w].astype(np.float32)
+    return piece, shape if shape.shape == (h, w) and shape.mean() > 0.05 else None
 
 
-def _paste_one(background, cutout, rng: random.Random):
-    """Paste ``cutout`` on ``background`` (PIL images); return the new image and its box."""
+def _paste_one(background, cutout, shape: np.ndarray | None, rng: random.Random):
+    """Paste ``cutout`` (its object ``shape`` when known, else a feathered ellipse) on
+    ``background`` (PIL images); return the new image and the pasted object's box."""
     from PIL import Image
+    from scipy import ndimage
 
     canvas = np.asarray(background, dtype=np.float32).copy()
     height, width = canvas.shape[:2]
@@ -106,9 +117,21 @@ def _paste_one(background, cutout, rng: random.Random):
     region = canvas[y1:y2, x1:x2]
     gain = (region.mean() + 1.0) / (piece.mean() + 1.0) * rng.uniform(0.8, 1.3)
     piece = np.clip(piece * gain, 0, 255)
-    alpha = _feathered_mask(new_h, new_w)[y1 - y0 : y2 - y0, x1 - x0 : x2 - x0]
+    if shape is None:
+        alpha = _feathered_mask(new_h, new_w)
+    else:
+        resized = Image.fromarray(shape).resize((new_w, new_h), Image.BILINEAR)
+        soft = ndimage.gaussian_filter(np.asarray(resized), sigma=max(0.7, min(new_w, new_h) / 40))
+        alpha = np.clip(soft, 0, 1)[..., None]
+    alpha = alpha[y1 - y0 : y2 - y0, x1 - x0 : x2 - x0]
     canvas[y1:y2, x1:x2] = alpha * piece + (1 - alpha) * region
-    box = [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]
+    rows, cols = np.nonzero(alpha[..., 0] >= 0.5)
+    if len(rows) == 0:
+        return None
+    box = [float(x1 + cols.min()), float(y1 + rows.min()), float(cols.max() - cols.min() + 1),
+           float(rows.max() - rows.min() + 1)]  # fmt: skip
+    if box[2] < 8 or box[3] < 8:
+        return None
     return Image.fromarray(canvas.round().astype(np.uint8)), box
 
 
@@ -120,7 +143,7 @@ def paste_objects(
     from PIL import Image
 
     objects = [
-        (Path(img["file_name"]), ann["bbox"])
+        (Path(img["file_name"]), ann)
         for img in coco["images"]
         for ann in coco["annotations"]
         if ann["image_id"] == img["id"] and ann["bbox"][2] >= 8 and ann["bbox"][3] >= 8
@@ -136,7 +159,8 @@ def paste_objects(
         with Image.open(rng.choice(backgrounds)) as opened:
             background = opened.convert("RGB")
         background.thumbnail((PASTE_LONG_SIDE, PASTE_LONG_SIDE))
-        pasted = _paste_one(background, _cut_object(*rng.choice(objects)), rng)
+        piece, shape = _cut_object(*rng.choice(objects))
+        pasted = _paste_one(background, piece, shape, rng)
         if pasted is None:
             continue
         composite, box = pasted

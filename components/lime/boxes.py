@@ -117,3 +117,18 @@ def boxes_from_weights(
         h, w = region[0].stop - y, region[1].stop - x
         boxes.append({"bbox": [float(x), float(y), float(w), float(h)], "score": float(scores[k])})
     return boxes
+
+
+def box_masks(mask: np.ndarray, boxes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """COCO RLE of the object pixels (``mask`` ∩ the box) of each ``[x, y, w, h]`` box, so a
+    box carries its object's shape (copy-paste uses it)."""
+    from pycocotools import mask as rle
+
+    encoded = []
+    for box in boxes:
+        x, y, w, h = (int(round(v)) for v in box["bbox"])
+        inside = np.zeros(mask.shape, dtype=np.uint8, order="F")
+        inside[y : y + h, x : x + w] = mask[y : y + h, x : x + w]
+        code = rle.encode(inside)
+        encoded.append({"size": [int(v) for v in code["size"]], "counts": code["counts"].decode()})
+    return encoded

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.common.errors import InputError
-from components.lime.boxes import boxes_from_weights
+from components.lime.boxes import box_masks, boxes_from_weights, select_superpixels
 from components.lime.perturb import fill_image, sample_masks, score_masks
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
@@ -242,6 +242,11 @@ def explain_image(
         x, y, w, h = box["bbox"]
         box["bbox"] = [round(x * sx, 2), round(y * sy, 2), round(w * sx, 2), round(h * sy, 2)]
     full_segments = _upsample(segments, height, width) if (sx, sy) != (1, 1) else segments
+    chosen = select_superpixels(
+        weights, params.coverage, params.weight_floor, params.box_rule, params.box_cut
+    )
+    for box, mask in zip(boxes, box_masks(chosen[full_segments], boxes), strict=True):
+        box["segmentation"] = mask
     timings["boxes"] = time.perf_counter() - t0
     return Explanation(
         boxes=boxes,

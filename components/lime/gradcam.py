@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from components.lime.boxes import boxes_from_weights
+from components.lime.boxes import box_masks, boxes_from_weights
 from components.lime.explain import Explanation, LimeParams, check_image
 
 _lock = threading.Lock()
@@ -83,6 +83,13 @@ def gradcam_explanation(image: np.ndarray, classifier, params: LimeParams) -> Ex
     for box in boxes:
         x, y, w, h = box["bbox"]
         box["bbox"] = [round(x * sx, 2), round(y * sy, 2), round(w * sx, 2), round(h * sy, 2)]
+    hot = shifted >= params.cam_cut * shifted.max()
+    full = hot[
+        np.minimum(np.arange(height) * side // height, side - 1)[:, None],
+        np.minimum(np.arange(width) * side // width, side - 1)[None, :],
+    ]
+    for box, mask in zip(boxes, box_masks(full, boxes), strict=True):
+        box["segmentation"] = mask
     rows = np.minimum(np.arange(height) * cam.shape[0] // height, cam.shape[0] - 1)
     cols = np.minimum(np.arange(width) * cam.shape[1] // width, cam.shape[1] - 1)
     cells = (rows[:, None] * cam.shape[1] + cols[None, :]).astype(np.int32)

@@ -35,6 +35,7 @@ def coco_from_records(records: list[dict], image_root: str, category: str) -> di
                     "area": w * h,
                     "iscrowd": 0,
                     "score": float(box["score"]),
+                    **({"segmentation": box["segmentation"]} if "segmentation" in box else {}),
                 }
             )
     return {

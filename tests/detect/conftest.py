@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,24 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(previous)
 
 
+@contextmanager
+def nolabel_home(path: Path) -> Iterator[None]:
+    """``NOLABEL_HOME`` set to ``path`` (settings re-read) for the block, then restored."""
+    from components.common.settings import get_settings
+
+    previous = os.environ.get("NOLABEL_HOME")
+    os.environ["NOLABEL_HOME"] = str(path)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("NOLABEL_HOME", None)
+        else:
+            os.environ["NOLABEL_HOME"] = previous
+        get_settings.cache_clear()
+
+
 @dataclass
 class TrainedDetector:
     home: Path
@@ -36,16 +55,12 @@ class TrainedDetector:
 @pytest.fixture(scope="session")
 def trained_detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedDetector]:
     """A detector trained through the step on generated shapes, registered in its own home."""
-    from components.common.settings import get_settings
     from components.detect.step import DetectTrainParams, run
 
     root = tmp_path_factory.mktemp("detector")
     boxes, _ = make_dataset(root / "lime", 40, size=64, seed=1)
     gt, _ = make_dataset(root / "human", 16, size=64, seed=2)
-    previous = os.environ.get("NOLABEL_HOME")
-    os.environ["NOLABEL_HOME"] = str(root / "home")
-    get_settings.cache_clear()
-    try:
+    with nolabel_home(root / "home"):
         result = run(
             DetectTrainParams(
                 boxes=str(boxes),
@@ -58,12 +73,6 @@ def trained_detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train
                 overlays=4,
             )
         )
-    finally:
-        if previous is None:
-            os.environ.pop("NOLABEL_HOME", None)
-        else:
-            os.environ["NOLABEL_HOME"] = previous
-        get_settings.cache_clear()
     yield TrainedDetector(root / "home", result, gt, root / "human" / "images")
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.detect.conftest import nolabel_home
 from tests.detect.shapes import make_dataset
 
 pytestmark = pytest.mark.slow
@@ -34,15 +33,12 @@ def _frames(folder, count, seed):
 @pytest.fixture(scope="module")
 def negatives_detector(tmp_path_factory):
     """Trained like the session's detector, plus 40 empty frames, with the camera-trap config."""
-    from components.common.settings import get_settings
+    from components.detect.predictor import load_detector
     from components.detect.step import DetectTrainParams, run
 
     root = tmp_path_factory.mktemp("negatives")
     boxes, _ = make_dataset(root / "lime", 40, size=64, seed=1)
-    previous = os.environ.get("NOLABEL_HOME")
-    os.environ["NOLABEL_HOME"] = str(root / "home")
-    get_settings.cache_clear()
-    try:
+    with nolabel_home(root / "home"):
         result = run(
             DetectTrainParams(
                 boxes=str(boxes), config="faster-rcnn_effnet-lite0_fpn_camtrap", epochs=6,
@@ -50,15 +46,7 @@ def negatives_detector(tmp_path_factory):
                 negatives=[str(_frames(root / "empty", 40, seed=3))],
             )
         )  # fmt: skip
-        from components.detect.predictor import load_detector
-
         yield result, load_detector(result.model_uri)
-    finally:
-        if previous is None:
-            os.environ.pop("NOLABEL_HOME", None)
-        else:
-            os.environ["NOLABEL_HOME"] = previous
-        get_settings.cache_clear()
 
 
 def _top_scores(detector, images) -> np.ndarray:

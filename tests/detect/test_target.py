@@ -14,11 +14,11 @@ from components.detect.target import confident_empty, merge_coco, paste_objects,
 from tests.detect.shapes import make_dataset
 
 
-def _noise_frames(folder, count, grey=False, seed=0):
+def _noise_frames(folder, count, grey=False, seed=0, size=(60, 80)):
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(count):
-        pixels = rng.integers(0, 90, size=(60, 80, 1 if grey else 3), dtype=np.uint8)
+        pixels = rng.integers(0, 90, size=(*size, 1 if grey else 3), dtype=np.uint8)
         Image.fromarray(np.repeat(pixels, 3, axis=2) if grey else pixels).save(
             folder / f"frame_{index:02d}.jpg"
         )
@@ -109,3 +109,29 @@ def test_pasted_objects_land_inside_grey_backgrounds_with_their_boxes(tmp_path):
     image_ids = {img["id"] for img in merged["images"]}
     assert all(ann["image_id"] in image_ids for ann in merged["annotations"])
     assert paste_objects(coco, [], 5, tmp_path / "none")["images"] == []
+
+
+def test_pasted_object_keeps_its_shape_and_gets_a_tight_box(tmp_path):
+    from components.lime.boxes import box_masks
+
+    web = tmp_path / "web.png"
+    pixels = np.zeros((80, 80, 3), np.uint8)
+    pixels[20:60, 30:50] = 255  # a tall white object in a wide box of dark background
+    Image.fromarray(pixels).save(web)
+    mask = pixels[..., 0] > 0
+    ann = {"id": 1, "image_id": 1, "bbox": [10.0, 10.0, 60.0, 60.0]}
+    ann["segmentation"] = box_masks(mask, [ann])[0]
+    coco = {
+        "images": [{"id": 1, "file_name": str(web), "width": 80, "height": 80}],
+        "annotations": [ann],
+        "categories": [{"id": 1, "name": "object"}],
+    }
+    backgrounds = _noise_frames(tmp_path / "night", 2, grey=True, size=(240, 320))
+    pasted = paste_objects(coco, backgrounds, count=4, out_dir=tmp_path / "p", seed=2)
+    assert len(pasted["annotations"]) == 4
+    for image, ann in zip(pasted["images"], pasted["annotations"], strict=True):
+        x, y, w, h = ann["bbox"]
+        assert h > 1.3 * w  # the tall object, not its square box
+        composite = np.asarray(Image.open(image["file_name"]).convert("L"), dtype=float)
+        inside = composite[int(y) : int(y + h), int(x) : int(x + w)]
+        assert inside.mean() > composite.mean() + 20  # the bright object is where the box says

@@ -118,3 +118,16 @@ def test_summary_has_metrics_table_models_and_run_links() -> None:
     assert "| train | roc_auc | 0.9123 |" in text
     assert "/runs/abc123)" in text and "| detector | 4 | production |" in text
     assert "- a note" in text
+
+
+def test_detector_trains_with_the_crawl_negatives_and_the_target_frames() -> None:
+    from flows.pipeline import detect_params
+
+    params = PipelineParams(dataset="deer", positive=["deer"])
+    explain = {"coco_uri": "file:///boxes.coco.json", "coco_path": "b.json"}
+    values = detect_params(params, explain, {"model_uri": "models:/nolabel-classifier/3"})
+    assert values["negatives"] == ["deer"] and "target" not in values
+    targeted = params.model_copy(update={"target": "/cards/sd1"})
+    values = detect_params(targeted, explain, {"model_uri": "models:/nolabel-classifier/3"})
+    assert values["target"] == "/cards/sd1"
+    assert values["classifier"] == "models:/nolabel-classifier/3"

@@ -36,3 +36,17 @@ def test_no_positive_weight_no_superpixel_and_unknown_rule_refused():
     assert not select_superpixels(-np.ones(5), 0.75, rule="relative").any()
     with pytest.raises(ValueError, match="unknown box rule"):
         select_superpixels(np.ones(3), 0.75, rule="otsu")
+
+
+def test_box_masks_hold_the_object_pixels_inside_each_box():
+    from pycocotools import mask as rle
+
+    from components.lime.boxes import box_masks
+
+    mask = np.zeros((30, 40), dtype=bool)
+    mask[5:10, 5:15] = True  # object 1
+    mask[20:28, 30:38] = True  # object 2, outside the first box
+    (code,) = box_masks(mask, [{"bbox": [0.0, 0.0, 20.0, 15.0]}])
+    assert code["size"] == [30, 40] and isinstance(code["counts"], str)
+    decoded = rle.decode({"size": code["size"], "counts": code["counts"].encode()})
+    assert decoded.sum() == 50 and decoded[5:10, 5:15].all()
