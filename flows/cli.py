@@ -92,6 +92,9 @@ def pipeline(
     target: str | None = typer.Option(
         None, help="Folder of your unlabeled frames: the detector adapts to your cameras."
     ),
+    detector_negatives: bool = typer.Option(
+        False, help="Train the detector on the crawl's negatives too (images holding nothing)."
+    ),
     detector_config: str | None = typer.Option(None, help="Detector config name."),
     epochs: int = typer.Option(12, help="Detector epochs."),
     image_size: int = typer.Option(512, help="Detector image size."),
@@ -113,6 +116,7 @@ def pipeline(
         "lime_samples": lime_samples,
         "localizer": localizer,
         "target": target,
+        "detector_negatives": detector_negatives,
         "detector_config": detector_config,
         "epochs": epochs,
         "image_size": image_size,

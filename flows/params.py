@@ -43,6 +43,11 @@ class PipelineParams(BaseModel):
         description="Folder of the user's unlabeled frames: its confident-empty frames train the "
         "detector as negatives (adaptation to the user's cameras).",
     )
+    detector_negatives: bool = Field(
+        False,
+        description="Also train the detector on the crawl's negatives as images holding nothing "
+        "(off by default: it cost AP50 on lion-test, see the detect README).",
+    )
     detector_config: str | None = Field(None, description="Detector config name.")
     epochs: int = Field(12, ge=1, le=1000, description="Detector fine-tuning epochs.")
     image_size: int = Field(512, ge=64, le=4096, description="Detector input image size.")

@@ -67,14 +67,16 @@ def explain_params(
 def detect_params(
     params: PipelineParams, explain: dict[str, Any], train: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """DetectTrainParams: fine-tune on the LIME boxes plus the crawl's negatives (images with
-    nothing to box) and, with a target, the user's confident-empty frames."""
+    """DetectTrainParams: fine-tune on the LIME boxes; with ``detector_negatives`` also on the
+    crawl's negatives (images with nothing to box), with a target on the user's
+    confident-empty frames."""
     values: dict[str, Any] = {
         "boxes": explain.get("coco_uri") or explain["coco_path"],
         "epochs": params.epochs,
         "image_size": params.image_size,
-        "negatives": [params.dataset],
     }
+    if params.detector_negatives:
+        values["negatives"] = [params.dataset]
     if params.target:
         values["target"] = params.target
         if train and train.get("model_uri"):

@@ -120,13 +120,15 @@ def test_summary_has_metrics_table_models_and_run_links() -> None:
     assert "- a note" in text
 
 
-def test_detector_trains_with_the_crawl_negatives_and_the_target_frames() -> None:
+def test_detector_negatives_and_target_frames_reach_the_detect_step() -> None:
     from flows.pipeline import detect_params
 
     params = PipelineParams(dataset="deer", positive=["deer"])
     explain = {"coco_uri": "file:///boxes.coco.json", "coco_path": "b.json"}
     values = detect_params(params, explain, {"model_uri": "models:/nolabel-classifier/3"})
-    assert values["negatives"] == ["deer"] and "target" not in values
+    assert "negatives" not in values and "target" not in values
+    with_negatives = params.model_copy(update={"detector_negatives": True})
+    assert detect_params(with_negatives, explain)["negatives"] == ["deer"]
     targeted = params.model_copy(update={"target": "/cards/sd1"})
     values = detect_params(targeted, explain, {"model_uri": "models:/nolabel-classifier/3"})
     assert values["target"] == "/cards/sd1"
