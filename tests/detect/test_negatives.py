@@ -43,7 +43,7 @@ def negatives_detector(tmp_path_factory):
             DetectTrainParams(
                 boxes=str(boxes), config="faster-rcnn_effnet-lite0_fpn_camtrap", epochs=6,
                 image_size=64, batch_size=4, lr=0.01, overlays=0, register_model=False,
-                negatives=[str(_frames(root / "empty", 40, seed=3))],
+                negatives=[str(_frames(root / "empty", 40, seed=3))], max_negatives=40,
             )
         )  # fmt: skip
         yield result, load_detector(result.model_uri)
@@ -64,7 +64,7 @@ def test_empty_frames_get_no_box_and_shapes_are_still_found(
     rng = np.random.default_rng(11)
     empty = [_distractor(rng) for _ in range(20)]
     with_negatives = _top_scores(detector, empty)
-    assert (with_negatives < 0.5).all(), with_negatives
+    assert (with_negatives >= 0.5).mean() <= 0.05, with_negatives  # the issue's ≤ 5 %
     # The session's detector never saw an empty frame: it boxes more of them, more surely.
     without = _top_scores(load_detector(trained_detector.result.model_uri), empty)
     assert with_negatives.mean() < without.mean(), (with_negatives, without)
