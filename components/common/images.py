@@ -52,7 +52,8 @@ def decode_scaled(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: i
     """Like :func:`decode_image`, plus the full (EXIF-upright) size: ``(image, (width, height))``.
 
     With ``min_side`` a large JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (much
-    faster and smaller), never below ``min_side`` on either side; other formats decode in full.
+    faster and smaller), never below ``min_side`` on either side; other formats decode in full
+    and are then reduced by an integer factor to the same bound.
     Coordinates on the returned image map to the full size by the ratio of the two sizes.
     """
     from PIL import Image, ImageOps
@@ -62,27 +63,69 @@ def decode_scaled(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: i
     kind = sniff_image_type(data)
     if kind is None:
         raise ImageError("not_an_image", "content is not a JPEG/PNG/GIF/BMP/TIFF/WebP image")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            width, height = probe.size
-    except Exception as exc:
-        raise ImageError("undecodable", f"cannot read {kind} header: {exc}") from None
-    if width * height > max_pixels:
-        raise ImageError(
-            "too_many_pixels", f"{width}x{height} exceeds the pixel cap of {max_pixels}"
-        )
+    width, height = image_size(data, max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as image:
             if min_side and kind == "jpeg":
                 image.draft("RGB", (min_side, min_side))
             image.load()
             swapped = image.getexif().get(0x0112) in (5, 6, 7, 8)  # rotated by 90 degrees
-            image = ImageOps.exif_transpose(image)
+            image = _reduce(ImageOps.exif_transpose(image), min_side)
             return image.convert("RGB"), ((height, width) if swapped else (width, height))
     except Image.DecompressionBombError as exc:
         raise ImageError("too_many_pixels", str(exc)) from None
     except Exception as exc:
         raise ImageError("undecodable", f"cannot decode {kind}: {exc}") from None
+
+
+def image_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) from the header alone; refuses non-images and sizes over the cap."""
+    from PIL import Image
+
+    kind = sniff_image_type(data)
+    if kind is None:
+        raise ImageError("not_an_image", "content is not a JPEG/PNG/GIF/BMP/TIFF/WebP image")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+    except Image.DecompressionBombError:  # over twice Pillow's own limit: size it ourselves
+        raise ImageError("too_many_pixels", f"exceeds the pixel cap of {max_pixels}") from None
+    except Exception as exc:
+        raise ImageError("undecodable", f"cannot read {kind} header: {exc}") from None
+    if width * height > max_pixels:
+        raise ImageError(
+            "too_many_pixels", f"{width}x{height} exceeds the pixel cap of {max_pixels}"
+        )
+    return width, height
+
+
+def decode_cost(data: bytes, min_side: int | None, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """Pixels :func:`decode_scaled` holds at once for these bytes (a JPEG decodes reduced)."""
+    width, height = image_size(data, max_pixels)
+    scale = 1
+    if min_side and sniff_image_type(data) == "jpeg":
+        while scale < 8 and min(width, height) // (scale * 2) >= min_side:
+            scale *= 2
+    return -(-width // scale) * -(-height // scale)
+
+
+def _reduce(image, min_side: int | None):
+    """Shrink by an integer factor keeping both sides >= ``min_side`` (any format; a JPEG was
+    already reduced by its decoder), so a large PNG is not held at full size."""
+    if not min_side:
+        return image
+    factor = min(image.size) // min_side
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def release_memory() -> None:
+    """Hand freed heap pages back to the system (glibc keeps them after large decodes)."""
+    import contextlib
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
 
 
 def models_side(classifier: Any = None, detector: Any = None) -> int | None:

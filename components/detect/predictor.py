@@ -12,6 +12,7 @@ from components.common.errors import InputError
 
 MODEL_NAME = "nolabel-detector"
 CONFIG_FILE, CHECKPOINT_FILE = "config.py", "model.pth"
+MAX_ASPECT = 16  # a longer/shorter side ratio above this is padded (black) to it before detection
 
 
 def _test_pipeline(cfg, image_size: int | None = None) -> list[dict[str, Any]]:
@@ -38,6 +39,19 @@ def _check_image(image: Any, index: int) -> np.ndarray:
             f"image {index}: expected an HxWx3 uint8 RGB array, got {array.dtype} {array.shape}"
         )
     return array
+
+
+def pad_to_aspect(array: np.ndarray, max_aspect: float = MAX_ASPECT) -> np.ndarray:
+    """Pad the short side of a very elongated image (bottom or right, black) so the detector's
+    resize never makes it 0 pixels; box coordinates stay those of the original image."""
+    height, width = array.shape[:2]
+    target_h = max(height, int(np.ceil(width / max_aspect)))
+    target_w = max(width, int(np.ceil(height / max_aspect)))
+    if (target_h, target_w) == (height, width):
+        return array
+    padded = np.zeros((target_h, target_w, 3), dtype=array.dtype)
+    padded[:height, :width] = array
+    return padded
 
 
 class Detector:
@@ -110,30 +124,38 @@ class Detector:
             self.predict([np.zeros((max(1, height), max(1, width), 3), dtype=np.uint8)])
 
     def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        """Boxes (K×4 xyxy, original image pixels) and scores (K) for each RGB image."""
+        """Boxes (K×4 xyxy, original image pixels) and scores (K) for each RGB image.
+
+        Each image runs on its own: in a mixed batch every image would be padded to the largest
+        one and get other boxes; alone, it gets the same boxes whatever else came with it (on a
+        CPU batching buys little).
+        """
         import torch
 
-        if len(images) == 0:
-            return []
-        batch: dict[str, list[Any]] = {"inputs": [], "data_samples": []}
-        for index, image in enumerate(images):
-            bgr = np.ascontiguousarray(_check_image(image, index)[..., ::-1])
-            packed = self.pipeline({"img": bgr, "img_id": index})
-            batch["inputs"].append(packed["inputs"])
-            batch["data_samples"].append(packed["data_samples"])
-        with self._lock, torch.no_grad():
-            results = self.model.test_step(batch)
         outputs = []
-        for result, image in zip(results, images, strict=True):
-            height, width = np.asarray(image).shape[:2]
-            instances = result.pred_instances
-            boxes = instances.bboxes.detach().cpu().numpy().astype(np.float32).reshape(-1, 4)
-            boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-            boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-            scores = instances.scores.detach().cpu().numpy().astype(np.float32).reshape(-1)
-            order = np.argsort(-scores, kind="stable")
-            outputs.append({"boxes": boxes[order], "scores": scores[order]})
+        for index, image in enumerate(images):
+            array = _check_image(image, index)
+            bgr = np.ascontiguousarray(pad_to_aspect(array)[..., ::-1])
+            packed = self.pipeline({"img": bgr, "img_id": index})
+            batch = {"inputs": [packed["inputs"]], "data_samples": [packed["data_samples"]]}
+            with self._lock, torch.no_grad():
+                (result,) = self.model.test_step(batch)
+            outputs.append(_to_output(result, array.shape[:2]))
         return outputs
+
+
+def _to_output(result: Any, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """One image's boxes clipped to its (unpadded) size, best first, degenerate ones dropped."""
+    height, width = shape
+    instances = result.pred_instances
+    boxes = instances.bboxes.detach().cpu().numpy().astype(np.float32).reshape(-1, 4)
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+    scores = instances.scores.detach().cpu().numpy().astype(np.float32).reshape(-1)
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    boxes, scores = boxes[keep], scores[keep]
+    order = np.argsort(-scores, kind="stable")
+    return {"boxes": boxes[order], "scores": scores[order]}
 
 
 def find_model_files(root: Path) -> tuple[Path, Path]:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from components.common.errors import InputError
 from components.common.images import models_side, to_full_pixels
 from components.detect.policy import VERDICTS, finish_records
+from components.detect.scan import scan_folder
 
 SNIFF_BYTES = 16
 RAW_BOX_FLOOR = 0.05  # detector boxes kept in the partial records (the policy filters later)
@@ -69,16 +70,6 @@ class ScoreResult(BaseModel):
 def partial_path(out: Path) -> Path:
     """Where per-file results accumulate before the final JSON is written."""
     return out.with_name(out.name + ".partial.jsonl")
-
-
-def _list_files(root: Path) -> list[Path]:
-    if not root.is_dir():
-        raise InputError(f"{root} is not a directory")
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
 
 
 def _read_partial(path: Path, models: dict[str, str | None]) -> dict[str, dict[str, Any]]:
@@ -169,7 +160,8 @@ def run_score(params: ScoreParams) -> ScoreResult:
     if not (params.use_classifier or params.use_detector):
         raise InputError("nothing to do: both the classifier and the detector are disabled")
     root, out = Path(params.images).expanduser(), Path(params.out).expanduser()
-    files = _list_files(root)
+    scan = scan_folder(root)
+    files = scan.files
     classifier = detector = None
     if params.use_classifier:
         from components.transfer.classifier import load_classifier
@@ -210,11 +202,12 @@ def run_score(params: ScoreParams) -> ScoreResult:
         def flush() -> None:
             nonlocal scored
             if batch:
-                for record in _score_batch(batch, classifier, detector, params.min_score):
+                records = _score_safely(batch, classifier, detector, params.min_score)
+                for record in records:
                     record["models"] = models
                     sink.write(json.dumps(record) + "\n")
                     done[record["path"]] = record
-                scored += len(batch)
+                scored += sum("error" not in record for record in records)
                 bar.update(len(batch))
                 batch.clear()
             sink.flush()
@@ -235,13 +228,27 @@ def run_score(params: ScoreParams) -> ScoreResult:
     seconds = time.monotonic() - started
     threshold = classifier.threshold if classifier is not None else None
     return _write_results(
-        out, partial, files, root, done, models, scored, seconds, params, threshold
+        out, partial, scan, root, done, models, scored, seconds, params, threshold
     )
 
 
+def _score_safely(batch, classifier, detector, min_score: float) -> list[dict[str, Any]]:
+    """Score a batch; if the models fail on it, score its images one by one and record the
+    ones they fail on (``model_error``) instead of stopping the run."""
+    try:
+        return _score_batch(batch, classifier, detector, min_score)
+    except Exception as exc:
+        if len(batch) == 1:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            message = f"the models failed on it: {type(exc).__name__}: {first}"[:300]
+            return [{"path": batch[0][0], "error": "model_error", "message": message}]
+    return [r for item in batch for r in _score_safely([item], classifier, detector, min_score)]
+
+
 def _write_results(
-    out, partial, files, root, done, models, scored, seconds, params, threshold
+    out, partial, scan, root, done, models, scored, seconds, params, threshold
 ) -> ScoreResult:
+    files: list[Path] = scan.files
     order = [p.relative_to(root).as_posix() for p in files]
     records = [{k: v for k, v in done[rel].items() if k != "models"} for rel in order]
     images = [r for r in records if "error" not in r]
@@ -259,7 +266,7 @@ def _write_results(
         {"path": r["path"], "reason": r["error"], "message": r["message"]}
         for r in records
         if "error" in r
-    ]
+    ] + [{"path": s.path, "reason": s.reason, "message": s.message} for s in scan.skipped]
     payload = {
         "root": str(root.resolve()),
         "models": models,

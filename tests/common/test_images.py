@@ -37,7 +37,7 @@ def test_large_jpeg_decodes_reduced_but_never_below_min_side():
     assert decode_image(data).size == (1600, 1000)
 
 
-def test_bright_block_stays_in_place_and_png_is_never_reduced():
+def test_bright_block_stays_in_place_and_png_is_reduced_after_decoding():
     image, size = decode_scaled(_encoded(1600, 1000), min_side=100)
     array = np.asarray(image, dtype=float).mean(axis=2)
     ys, xs = np.nonzero(array > 150)
@@ -45,7 +45,24 @@ def test_bright_block_stays_in_place_and_png_is_never_reduced():
     assert (xs.max() + 1) * scale_x == pytest.approx(400, abs=2 * scale_x)
     assert (ys.max() + 1) * scale_y == pytest.approx(500, abs=2 * scale_y)
     png, png_size = decode_scaled(_encoded(900, 600, fmt="PNG"), min_side=100)
-    assert png.size == png_size == (900, 600)
+    assert png_size == (900, 600) and png.size == (150, 100)  # reduced by 600 // 100 = 6
+    small, _ = decode_scaled(_encoded(900, 150, fmt="PNG"), min_side=100)
+    assert small.size == (900, 150)  # halving would go below 100 px
+
+
+def test_decode_cost_and_images_over_pillows_own_limit():
+    from components.common.images import decode_cost
+
+    assert decode_cost(_encoded(900, 600, fmt="PNG"), min_side=100) == 900 * 600
+    assert decode_cost(_encoded(1600, 1000), min_side=100) == 200 * 125  # libjpeg 1/8
+    assert decode_cost(_encoded(1600, 1000), min_side=None) == 1600 * 1000
+    from PIL import Image
+
+    huge = io.BytesIO()  # 200 megapixels: over twice Pillow's bomb limit, refused at open
+    Image.new("1", (20_000, 10_000)).save(huge, format="PNG")
+    with pytest.raises(ImageError) as error:
+        decode_scaled(huge.getvalue(), max_pixels=50_000_000)
+    assert error.value.reason == "too_many_pixels"
 
 
 def test_exif_rotation_reports_the_upright_full_size():

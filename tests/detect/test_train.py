@@ -109,6 +109,28 @@ def test_prediction_format_and_original_pixels(trained_detector, detector_home):
         detector.predict([np.zeros((10, 10), np.uint8)])
 
 
+def test_boxes_do_not_depend_on_the_batch_and_elongated_images_score(
+    trained_detector, detector_home
+):
+    from components.detect.predictor import load_detector
+
+    detector = load_detector()
+    image = _arrays(trained_detector.gt_images, 1)[0]
+    tall = np.asarray(Image.fromarray(image).resize((48, 150), Image.BILINEAR))
+    wide = np.asarray(Image.fromarray(image).resize((200, 64), Image.BILINEAR))
+    alone = [detector.predict([a])[0] for a in (image, tall, wide)]
+    mixed = detector.predict([wide, image, tall, image])
+    for output, reference in zip(mixed, [alone[2], alone[0], alone[1], alone[0]], strict=True):
+        np.testing.assert_array_equal(output["boxes"], reference["boxes"])
+        np.testing.assert_array_equal(output["scores"], reference["scores"])
+    for shape in ((1, 10000), (10000, 1), (2, 3000)):  # short side 0 px after a plain resize
+        (output,) = detector.predict([np.full((*shape, 3), 90, np.uint8)])
+        height, width = shape
+        assert np.all(output["boxes"][:, [0, 2]] <= width)
+        assert np.all(output["boxes"][:, [1, 3]] <= height)
+        assert np.all(output["boxes"][:, 2] > output["boxes"][:, 0])
+
+
 def test_checkpoint_round_trip(trained_detector, detector_home, tmp_path):
     import torch
 

@@ -1,0 +1,116 @@
+"""`nolabel score` on hostile folders: links out of the folder, FIFOs, unreadable folders,
+extreme aspect ratios and images the models fail on are reported, and the run goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from components.detect.scan import scan_folder
+from tests.detect.shapes import make_image
+from tests.detect.test_score import classifier_dir  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def hostile_card(tmp_path):
+    """Two good frames, a very elongated one, links in and out, a FIFO and hidden files."""
+    rng = np.random.default_rng(3)
+    root = tmp_path / "card"
+    (root / "100CAM").mkdir(parents=True)
+    for index in range(2):
+        make_image(rng, 64)[0].save(root / "100CAM" / f"IMG_{index:04d}.JPG", quality=95)
+    Image.new("RGB", (10000, 1), (90, 90, 90)).save(root / "100CAM" / "strip.jpg")
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    make_image(rng, 64)[0].save(outside / "private.jpg")
+    (root / "out.jpg").symlink_to(outside / "private.jpg")
+    (root / "outdir").symlink_to(outside)
+    (root / "inside.jpg").symlink_to(root / "100CAM" / "IMG_0000.JPG")
+    (root / "broken.jpg").symlink_to(tmp_path / "gone.jpg")
+    os.mkfifo(root / "pipe.jpg")
+    (root / ".hidden.jpg").write_bytes(b"x")
+    return root
+
+
+def test_scan_skips_and_reports_links_out_fifos_and_unreadable_folders(hostile_card, monkeypatch):
+    (hostile_card / "locked").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    scan = scan_folder(hostile_card)
+    files = [p.relative_to(hostile_card).as_posix() for p in scan.files]
+    assert files == ["100CAM/IMG_0000.JPG", "100CAM/IMG_0001.JPG", "100CAM/strip.jpg", "inside.jpg"]
+    assert {s.path: s.reason for s in scan.skipped} == {
+        "broken.jpg": "broken_link",
+        "locked": "unreadable_folder",
+        "out.jpg": "link_outside_folder",
+        "outdir": "link_outside_folder",
+        "pipe.jpg": "not_a_file",
+    }
+    assert all(s.message for s in scan.skipped)
+
+
+@pytest.mark.slow
+def test_score_lists_skipped_entries_and_scores_an_elongated_frame(
+    trained_detector,
+    detector_home,
+    classifier_dir,  # noqa: F811
+    hostile_card,
+    tmp_path,
+):
+    from components.detect.score import ScoreParams, run_score
+
+    out = tmp_path / "r.json"
+    params = ScoreParams(
+        images=str(hostile_card), out=str(out), classifier=str(classifier_dir), batch_size=4
+    )
+    result = run_score(params)
+    results = json.loads(out.read_text())
+    scored = {r["path"] for r in results["images"]}
+    assert scored == {
+        "100CAM/IMG_0000.JPG",
+        "100CAM/IMG_0001.JPG",
+        "100CAM/strip.jpg",
+        "inside.jpg",
+    }
+    reasons = {f["path"]: f["reason"] for f in results["failures"]}
+    assert reasons == {
+        "broken.jpg": "broken_link",
+        "out.jpg": "link_outside_folder",
+        "outdir": "link_outside_folder",
+        "pipe.jpg": "not_a_file",
+    }
+    assert result.scored == 4 and result.failed == 4
+    strip = next(r for r in results["images"] if r["path"] == "100CAM/strip.jpg")
+    assert (strip["width"], strip["height"]) == (10000, 1)
+
+
+def test_a_model_failure_on_one_image_is_recorded_and_the_batch_goes_on():
+    from components.detect.score import Decoded, _score_safely
+
+    class Picky:
+        """A detector that fails on any image wider than 100 px."""
+
+        def predict(self, arrays):
+            if any(a.shape[1] > 100 for a in arrays):
+                raise RuntimeError("inv_scale_x > 0\nmore lines")
+            return [{"boxes": np.zeros((0, 4)), "scores": np.zeros(0)} for _ in arrays]
+
+    batch = [
+        (name, Decoded(np.zeros((8, width, 3), np.uint8), (width, 8)))
+        for name, width in (("a", 10), ("wide", 500), ("b", 20))
+    ]
+    records = _score_safely(batch, None, Picky(), 0.3)
+    assert [r["path"] for r in records] == ["a", "wide", "b"]
+    assert "error" not in records[0] and "error" not in records[2]
+    assert records[1]["error"] == "model_error"
+    assert records[1]["message"].endswith("RuntimeError: inv_scale_x > 0")
