@@ -10,6 +10,7 @@ import anyio
 from fastapi import FastAPI
 
 from components.common.settings import Settings, get_settings
+from components.serve.decoding import PixelGate
 from components.serve.errors import install_error_handlers
 from components.serve.metrics import ServeMetrics, create_metrics
 from components.serve.middleware import RequestContextMiddleware, configure_logging
@@ -81,6 +82,7 @@ def create_app(
     app.state.manager = manager
     app.state.metrics = metrics
     app.state.limiter = anyio.CapacityLimiter(serve_settings.inference_threads)
+    app.state.decode_gate = PixelGate(serve_settings.max_decoding_pixels)
     install_error_handlers(app)
     app.include_router(health)
     app.include_router(v1)
@@ -96,6 +98,9 @@ def create_app(
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(
-        RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_upload_bytes
+        RequestContextMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_upload_bytes,
+        max_headers=serve_settings.max_headers,
     )
     return app

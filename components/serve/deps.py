@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from components.serve.errors import ApiError
-from components.serve.inputs import decode_upload, read_uploads
+from components.serve.inputs import read_uploads
 from components.serve.models import LoadedModel, ModelManager, ModelSet
 from components.serve.schemas import ModelRef
 
@@ -79,12 +79,17 @@ async def in_thread(request: Request, func, *args):
 
 
 async def decoded(request: Request, field: str, max_files: int, min_side: int | None = None):
-    max_pixels = request.app.state.settings.max_image_pixels
+    """The request's images, decoded within the per-request and in-flight pixel budgets."""
+    from components.serve.decoding import decode_within_budget
+
+    state = request.app.state
     uploads = await read_uploads(request, field, max_files)
-
-    def decode_all():
-        return [
-            decode_upload(data, kind, name, max_pixels, min_side) for data, kind, name in uploads
-        ]
-
-    return await in_thread(request, decode_all)
+    return await in_thread(
+        request,
+        decode_within_budget,
+        uploads,
+        state.decode_gate,
+        state.settings.max_image_pixels,
+        state.serve_settings.max_request_pixels,
+        min_side,
+    )

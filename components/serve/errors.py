@@ -7,14 +7,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from components.common.errors import InputError
 from components.common.images import ImageError
 
 log = logging.getLogger("nolabel.serve")
 
+CLIENT_CLOSED = 499  # nginx's code: the client went away before the response
 # HTTP status of each ``ImageError.reason``.
 IMAGE_ERROR_STATUS = {
     "empty": 400,
@@ -32,6 +34,7 @@ STATUS_CODES = {
     411: "length_required",
     413: "too_large",
     415: "unsupported_media_type",
+    431: "too_many_headers",
     422: "invalid_request",
     500: "internal_error",
     503: "not_ready",
@@ -86,6 +89,11 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in error.get("loc", ()))
             parts.append(f"{where}: {error.get('msg')}")
         return _respond(request, 422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        log.info("client disconnected", extra={"path": request.url.path})
+        return Response(status_code=CLIENT_CLOSED)  # never sent; logged and counted as 499
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -67,10 +67,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class RequestContextMiddleware:
     """Give each request an ID, cap its body, time it, count it and log it as one JSON line."""
 
-    def __init__(self, app: ASGIApp, *, metrics: ServeMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: ServeMetrics, max_body_bytes: int, max_headers: int = 100
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.max_headers = max_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,7 +112,10 @@ class RequestContextMiddleware:
         try:
             declared = _header(scope, b"content-length")
             too_large = declared is not None and declared.isdigit() and int(declared) > limit
-            if too_large:
+            if len(scope.get("headers", ())) > self.max_headers:
+                detail = f"more than {self.max_headers} header fields"
+                await self._reject(send_with_id, 431, "too_many_headers", detail, request_id)
+            elif too_large:
                 detail = BodyTooLarge(limit).detail
                 await self._reject(send_with_id, 413, "too_large", detail, request_id)
             else:

@@ -43,6 +43,30 @@ class ServeSettings(BaseSettings):
     detector_threads: int | None = Field(
         None, ge=1, description="ONNX Runtime threads of the detector; default: all cores."
     )
+    max_request_pixels: int = Field(
+        100_000_000,
+        ge=1,
+        description="Most pixels one request may decode (its images together; a large JPEG "
+        "counts at its reduced decode); more: 413.",
+    )
+    max_decoding_pixels: int = Field(
+        100_000_000,
+        ge=1,
+        description="Most pixels being decoded at once across requests; the others wait.",
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's headers (idle too)."
+    )
+    body_timeout: float = Field(
+        60.0, gt=0, description="Seconds a client has to send a request's whole body."
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="Seconds an idle kept-alive connection stays open."
+    )
+    max_header_bytes: int = Field(
+        32_768, ge=1024, description="Most bytes of request line and headers; more: 400."
+    )
+    max_headers: int = Field(100, ge=10, description="Most header fields in a request; more: 431.")
     log_level: str = Field("info", description="Level of the JSON access/application log.")
 
     @property

@@ -77,6 +77,10 @@ def _note(received: list[str]):
 
 
 def _run_uvicorn(uvicorn, params: ServeParams) -> None:
+    from components.serve.protocol import GuardedH11Protocol
+    from components.serve.settings import ServeSettings
+
+    limits = ServeSettings()
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -88,4 +92,7 @@ def _run_uvicorn(uvicorn, params: ServeParams) -> None:
         server_header=False,
         proxy_headers=True,
         timeout_graceful_shutdown=30,  # in-flight requests get this long after SIGTERM
+        http=GuardedH11Protocol,  # header/body deadlines for slow and idle clients
+        timeout_keep_alive=limits.keep_alive_timeout,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
     )

@@ -135,6 +135,14 @@ def test_ingress_routes_to_the_service() -> None:
     backend = rule["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": FULLNAME, "port": {"number": 80}}
     assert "https://api.example.org/" in notes(SCENARIOS["ingress"])
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations == {
+        "nginx.ingress.kubernetes.io/proxy-body-size": "25m",  # the user's value wins
+        "nginx.ingress.kubernetes.io/proxy-send-timeout": "60",  # config.serve.bodyTimeout
+        "nginx.ingress.kubernetes.io/proxy-read-timeout": "120",
+    }
+    plain = {**SCENARIOS["ingress"]["ingress"], "annotations": {}, "nginxLimits": False}
+    assert "annotations" not in named(render({"ingress": plain}), "Ingress")["metadata"]
 
 
 def test_hpa_owns_the_replica_count_when_enabled() -> None:

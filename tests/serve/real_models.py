@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,3 +114,50 @@ def train_detector(root: Path) -> str | None:
         return str(run(params).model_version)
     finally:
         torch.set_num_threads(threads)
+
+
+class Server:
+    """A ``python -m components.serve`` process and an HTTP client for it."""
+
+    def __init__(self, process, port: int, log: Path) -> None:
+        import httpx
+
+        self.process, self.port, self.log = process, port, log
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+
+
+@contextmanager
+def running_server(trained: TrainedModels, log: Path, env: dict[str, str] | None = None):
+    """A real uvicorn on 127.0.0.1 serving ``trained``'s models (``env``: extra settings);
+    stopped with SIGTERM on exit."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT, free_port, wait_for_port
+
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NOLABEL_")}
+    full_env.update(
+        NOLABEL_HOME=str(trained.home),
+        NOLABEL_SERVE_REQUIRE_DETECTOR="false" if trained.detector_version is None else "true",
+        PYTHONUNBUFFERED="1",
+        **(env or {}),
+    )
+    command = [sys.executable, "-m", "components.serve", "--host", "127.0.0.1", "--port"]
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*command, str(port)], cwd=REPO_ROOT, env=full_env, stdout=subprocess.PIPE,
+            stderr=stderr,
+        )  # fmt: skip
+    try:
+        wait_for_port(port, timeout=180, process=process)
+        yield Server(process, port, log)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -307,4 +307,4 @@ def test_large_jpeg_is_decoded_reduced_and_boxes_come_back_in_full_pixels(make_c
     assert min(seen[-1][:2]) >= 48 and seen[-1][1] <= 800
     png = image_bytes(400, 300, fmt="PNG")
     client.post("/v1/classify", content=png, headers={"Content-Type": "image/png"})
-    assert seen[-1][:2] == (300, 400)  # only JPEGs are decoded reduced
+    assert seen[-1][:2] == (50, 67)  # other formats are reduced after decoding: 300 // 48 = 6

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +15,14 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT, free_port, wait_for_port
-from tests.serve.real_models import TrainedModels, generated_dataset, jpeg, train_models
+from tests.serve.real_models import (
+    Server,
+    TrainedModels,
+    generated_dataset,
+    jpeg,
+    running_server,
+    train_models,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -38,45 +42,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedModels]
     yield models
 
 
-class Server:
-    """A ``python -m components.serve`` process and an HTTP client for it."""
-
-    def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
-        self.process, self.port, self.log = process, port, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.http = httpx.Client(base_url=self.url, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def server(trained: TrainedModels, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOLABEL_")}
-    env.update(
-        NOLABEL_HOME=str(trained.home),
-        NOLABEL_MODEL_REFRESH_SECONDS="0.5",
-        NOLABEL_SERVE_REQUIRE_DETECTOR="false" if trained.detector_version is None else "true",
-        PYTHONUNBUFFERED="1",
-    )
     log = tmp_path_factory.mktemp("serve-log") / "server.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "components.serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        wait_for_port(port, timeout=180, process=process)
-        running = Server(process, port, log)
+    with running_server(trained, log, {"NOLABEL_MODEL_REFRESH_SECONDS": "0.5"}) as running:
         yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def classify(server: Server, image: np.ndarray) -> httpx.Response:
