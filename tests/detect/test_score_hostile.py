@@ -114,3 +114,30 @@ def test_a_model_failure_on_one_image_is_recorded_and_the_batch_goes_on():
     assert "error" not in records[0] and "error" not in records[2]
     assert records[1]["error"] == "model_error"
     assert records[1]["message"].endswith("RuntimeError: inv_scale_x > 0")
+
+
+@pytest.mark.slow
+def test_score_records_do_not_depend_on_the_batch_size(
+    trained_detector,
+    detector_home,
+    classifier_dir,  # noqa: F811
+    tmp_path,
+):
+    from components.detect.score import ScoreParams, run_score
+
+    rng = np.random.default_rng(8)
+    root = tmp_path / "mixed"
+    root.mkdir()
+    for index, size in enumerate([(64, 64), (150, 48), (200, 64), (48, 120), (96, 96)]):
+        make_image(rng, 64)[0].resize(size).save(root / f"f{index}.jpg", quality=95)
+    images = {}
+    for batch_size in (1, 16):
+        out = tmp_path / f"b{batch_size}.json"
+        params = ScoreParams(
+            images=str(root), out=str(out), classifier=str(classifier_dir),
+            batch_size=batch_size, boxes_on_empty=True, min_score=0.05,
+        )  # fmt: skip
+        run_score(params)
+        images[batch_size] = json.loads(out.read_text())["images"]
+    assert any(record["boxes"] for record in images[1])
+    assert images[1] == images[16]
