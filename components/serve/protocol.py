@@ -6,8 +6,9 @@ sends nothing, dribbles its headers or declares a body it never sends is held fo
 
 - ``header_timeout``: from the connection's start (or the end of the previous response) to the
   end of the next request's headers; a partial head gets a 408, silence just a close;
-- ``body_timeout``: from the end of the headers to the end of the body; then a 408 and close
-  (the app sees a disconnect).
+- ``body_timeout`` + the declared size at ``body_min_rate`` bytes/s (a chunked body: the upload
+  cap's size): from the end of the headers to the end of the body; then a 408 and close (the
+  app sees a disconnect). A 30-byte body dribbled over 30 s is cut at ~10 s; 20 MB may take 7 min.
 
 Settings come from :class:`components.serve.settings.ServeSettings` (``NOLABEL_SERVE_*``).
 """
@@ -28,9 +29,23 @@ TIMEOUT_BODY = b'{"detail":"request not received in time","code":"request_timeou
 
 
 @lru_cache(maxsize=1)
-def _limits() -> tuple[float, float]:
+def _limits() -> tuple[float, float, int, int]:
+    from components.common.settings import get_settings
+
     settings = ServeSettings()
-    return settings.header_timeout, settings.body_timeout
+    return (
+        settings.header_timeout,
+        settings.body_timeout,
+        settings.body_min_rate,
+        get_settings().max_upload_bytes,
+    )
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]], default: int) -> int:
+    for name, value in headers:
+        if name == b"content-length" and value.strip().isdigit():
+            return int(value)
+    return default
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -38,7 +53,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.header_timeout, self.body_timeout = _limits()
+        self.header_timeout, self.body_timeout, self.body_min_rate, self.max_body = _limits()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._seen_cycle: Any = None
 
@@ -70,7 +85,8 @@ class GuardedH11Protocol(H11Protocol):
             self._seen_cycle = cycle
             self._cancel("header")
             if cycle.more_body:
-                self._arm("body", self.body_timeout)
+                length = _declared_length(self.headers, self.max_body)
+                self._arm("body", self.body_timeout + length / self.body_min_rate)
         if not cycle.more_body:
             self._cancel("body")
 

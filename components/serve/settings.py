@@ -58,7 +58,13 @@ class ServeSettings(BaseSettings):
         10.0, gt=0, description="Seconds a client has to send a request's headers (idle too)."
     )
     body_timeout: float = Field(
-        60.0, gt=0, description="Seconds a client has to send a request's whole body."
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's body, plus its size "
+        "at body_min_rate.",
+    )
+    body_min_rate: int = Field(
+        50_000, ge=1, description="Bytes a second a body must arrive at (slower: 408)."
     )
     keep_alive_timeout: float = Field(
         5.0, gt=0, description="Seconds an idle kept-alive connection stays open."

@@ -138,7 +138,7 @@ def test_ingress_routes_to_the_service() -> None:
     annotations = ingress["metadata"]["annotations"]
     assert annotations == {
         "nginx.ingress.kubernetes.io/proxy-body-size": "25m",  # the user's value wins
-        "nginx.ingress.kubernetes.io/proxy-send-timeout": "60",  # config.serve.bodyTimeout
+        "nginx.ingress.kubernetes.io/proxy-send-timeout": "10",  # config.serve.bodyTimeout
         "nginx.ingress.kubernetes.io/proxy-read-timeout": "120",
     }
     plain = {**SCENARIOS["ingress"]["ingress"], "annotations": {}, "nginxLimits": False}

@@ -45,12 +45,15 @@ def _png(width: int, height: int, mode: str = "RGB") -> bytes:
     return buffer.getvalue()
 
 
-def _raw(server: Server, payload: bytes, *, pause: float = 0.0, chunks: int = 1) -> bytes:
-    """Send ``payload`` in ``chunks`` pieces ``pause`` s apart; all the server answers until
-    it closes (b"" when it closes without a word)."""
+def _raw(
+    server: Server, payload: bytes, *, pause: float = 0.0, chunks: int = 1, head: bytes = b""
+) -> bytes:
+    """Send ``head`` at once, then ``payload`` in ``chunks`` pieces ``pause`` s apart; all the
+    server answers until it closes (b"" when it closes without a word)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         step = max(1, len(payload) // chunks)
         try:
+            sock.sendall(head)
             for start in range(0, len(payload), step):
                 sock.sendall(payload[start : start + step])
                 time.sleep(pause)
@@ -134,6 +137,15 @@ def test_idle_slow_header_and_slow_body_clients_are_cut_off(hostile):
         b"Content-Length: 1000\r\n\r\n" + b"\xff\xd8\xff" + b"0" * 7
     )
     answer = _raw(hostile, body)  # declares 1000 bytes, sends 10
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert time.monotonic() - started < HEADER_TIMEOUT + BODY_TIMEOUT + 3
+
+    started = time.monotonic()
+    head = (
+        b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Length: 30\r\n\r\n"
+    )
+    answer = _raw(hostile, b"x" * 30, pause=0.25, chunks=30, head=head)  # 7.5 s of dribbling
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert time.monotonic() - started < HEADER_TIMEOUT + BODY_TIMEOUT + 3
 
