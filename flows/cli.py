@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any
@@ -37,18 +36,19 @@ def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, 
     }
 
 
-# Prefect's temporary API server can need more than its default 20 s to start on 2 busy cores.
-PREFECT_DEFAULTS = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
-
-
 def run_build_detector(values: dict[str, Any]) -> dict[str, Any]:
-    """Validate the params (clear one-line errors) and run the ``build_detector`` flow."""
-    for name, value in PREFECT_DEFAULTS.items():  # before Prefect reads its settings
-        os.environ.setdefault(name, value)
+    """Validate the params (clear one-line errors) and run the ``build_detector`` flow.
+
+    Prefect's defaults (analytics off, 180 s server start) are set before Prefect is imported;
+    its temporary server, when one is needed, dies with this process even on SIGKILL."""
+    from flows.server import set_prefect_defaults, start_temporary_server
+
+    set_prefect_defaults()
     from flows.params import PipelineParams
     from flows.pipeline import build_detector
 
     params = PipelineParams.model_validate(values)
+    start_temporary_server()
     return build_detector(params=params)
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from components.common.errors import ConfigurationError, InputError
+from components.common.owners import current_owner, owner_state
 from components.common.settings import Settings, get_settings
 
 DEFAULT_ALIASES = ("production", "candidate")
+OWNER_TAG = "nolabel.owner"  # the process running the run (see components.common.owners)
 
 
 def artifact_root(settings: Settings) -> str:
@@ -89,9 +90,31 @@ def start_run(
     import mlflow
 
     if not nested or mlflow.active_run() is None:
-        configure(settings)
-    with mlflow.start_run(run_name=run_name, nested=nested, tags=dict(tags or {})) as run:
+        close_stale_runs(configure(settings))
+    tags = {OWNER_TAG: current_owner(), **(tags or {})}
+    with mlflow.start_run(run_name=run_name, nested=nested, tags=tags) as run:
         yield run
+
+
+def close_stale_runs(experiment_id: str) -> list[str]:
+    """Mark as KILLED the experiment's RUNNING runs whose process died on this host (killed
+    before it could end them); return their ids. Other hosts' runs are left alone."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    closed = []
+    try:
+        running = client.search_runs(
+            [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+        )
+        for run in running:
+            owner = run.data.tags.get(OWNER_TAG)
+            if owner and owner_state(owner) == "dead":
+                client.set_terminated(run.info.run_id, status="KILLED")
+                closed.append(run.info.run_id)
+    except Exception:  # housekeeping must never stop a run from starting
+        pass
+    return closed
 
 
 def log_params(params: Mapping[str, Any]) -> None:
@@ -195,12 +218,8 @@ def resolve_model_uri(
 
 
 def download_model(uri: str) -> Path:
-    """Download an MLflow model (or return a local model directory) as a local path."""
-    import mlflow
+    """A local directory holding the model at ``uri`` (a local model directory as it is): a
+    copy in ``NOLABEL_HOME/cache/models`` reused by later loads (see ``model_cache``)."""
+    from components.common.model_cache import cached_model
 
-    path = Path(uri)
-    if path.exists():
-        return path
-    configure()
-    target = Path(tempfile.mkdtemp(prefix="nolabel-model-"))
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+    return cached_model(uri)

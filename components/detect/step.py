@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +85,13 @@ class DetectEvalResult(BaseModel):
     metrics: dict[str, float]
 
 
-def _work_dir() -> tempfile.TemporaryDirectory:
+def _work_dir() -> AbstractContextManager[Path]:
+    """``NOLABEL_HOME/work/detect-OWNER.RANDOM``, removed on exit (normal or exception); the
+    ones of killed processes are removed by the next detect step on this host."""
+    from components.common.owners import owned_dir
     from components.common.settings import get_settings
 
-    root = get_settings().home / "work"
-    root.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(prefix="detect-", dir=root)
+    return owned_dir(get_settings().home / "work", "detect-")
 
 
 def score_against(
