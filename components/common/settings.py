@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     s3_secure: bool = Field(False, description="Use HTTPS for the S3 endpoint.")
     s3_region: str | None = Field(None, description="S3 region, if the server needs one.")
     s3_create_bucket: bool = Field(False, description="Create the bucket if it is missing.")
+    s3_connect_timeout: float = Field(
+        5.0, gt=0, le=300, description="Seconds to wait for a connection to S3."
+    )
+    s3_read_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds to wait for each S3 response read."
+    )
+    s3_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a failed S3 request (connection, timeout, 5xx)."
+    )
 
     # Tracking.
     mlflow_tracking_uri: str | None = Field(

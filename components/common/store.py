@@ -7,15 +7,13 @@ an object is never visible under its final key until it is complete.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlparse
 
-from components.common.errors import ConfigurationError, InputError
+from components.common.errors import InputError
 from components.common.settings import Settings, get_settings
 
 
@@ -170,144 +168,12 @@ class LocalStore(ArtifactStore):
         return path
 
 
-class S3Store(ArtifactStore):
-    """Objects in a MinIO/S3 bucket through the ``minio`` client."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        access_key: str | None,
-        secret_key: str | None,
-        bucket: str,
-        secure: bool = False,
-        region: str | None = None,
-        create_bucket: bool = False,
-    ) -> None:
-        import urllib3
-        from minio import Minio
-        from minio.error import S3Error
-
-        parsed = urlparse(endpoint if "://" in endpoint else f"//{endpoint}")
-        if parsed.scheme in ("http", "https"):
-            secure = parsed.scheme == "https"
-        host = parsed.netloc or endpoint
-        self.endpoint, self.bucket, self.secure = host, bucket, secure
-        http_client = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=120),
-            maxsize=16,
-            retries=urllib3.Retry(
-                total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
-            ),
-        )
-        self.client = Minio(
-            host,
-            access_key=access_key,
-            secret_key=secret_key,
-            secure=secure,
-            region=region,
-            http_client=http_client,
-        )
-        self._s3_error = S3Error
-        try:
-            found = self.client.bucket_exists(bucket)
-            if not found and create_bucket:
-                self.client.make_bucket(bucket)
-                found = True
-        except S3Error as exc:
-            raise ConfigurationError(
-                f"S3 at {host} refused access to bucket {bucket!r}: {exc.code} ({exc.message}); "
-                "check NOLABEL_S3_ACCESS_KEY / NOLABEL_S3_SECRET_KEY"
-            ) from None
-        except Exception as exc:  # urllib3 connection errors and friends
-            reason = getattr(exc, "reason", None) or exc
-            raise ConfigurationError(
-                f"cannot reach S3 at {host} (NOLABEL_S3_ENDPOINT): "
-                f"{type(reason).__name__}: {str(reason).splitlines()[0][:160]}"
-            ) from None
-        if not found:
-            raise ConfigurationError(
-                f"S3 bucket {bucket!r} does not exist at {host}; create it or set "
-                "NOLABEL_S3_CREATE_BUCKET=true"
-            )
-
-    def _missing(self, exc: Exception) -> bool:
-        return isinstance(exc, self._s3_error) and exc.code in ("NoSuchKey", "NoSuchObject")
-
-    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> str:
-        key = normalize_key(key)
-        self.client.put_object(
-            self.bucket,
-            key,
-            io.BytesIO(data),
-            len(data),
-            content_type=content_type or "application/octet-stream",
-        )
-        return self.uri(key)
-
-    def get_bytes(self, key: str) -> bytes:
-        key = normalize_key(key)
-        try:
-            response = self.client.get_object(self.bucket, key)
-        except Exception as exc:
-            if self._missing(exc):
-                raise KeyError(key) from exc
-            raise
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
-
-    def put_file(self, key: str, path: str | os.PathLike[str]) -> str:
-        key = normalize_key(key)
-        self.client.fput_object(self.bucket, key, str(path))
-        return self.uri(key)
-
-    def get_file(self, key: str, path: str | os.PathLike[str]) -> Path:
-        key = normalize_key(key)
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        os.close(fd)
-        try:
-            self.client.fget_object(self.bucket, key, tmp)
-            os.replace(tmp, target)
-        except Exception as exc:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            if self._missing(exc):
-                raise KeyError(key) from exc
-            raise
-        return target
-
-    def list(self, prefix: str = "") -> list[str]:
-        objects = self.client.list_objects(self.bucket, prefix=prefix.lstrip("/"), recursive=True)
-        return sorted(obj.object_name for obj in objects if not obj.is_dir)
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.client.stat_object(self.bucket, normalize_key(key))
-            return True
-        except Exception as exc:
-            if isinstance(exc, self._s3_error) and exc.code in (
-                "NoSuchKey",
-                "NoSuchObject",
-                "ResourceNotFound",
-            ):
-                return False
-            raise
-
-    def delete(self, key: str) -> None:
-        self.client.remove_object(self.bucket, normalize_key(key))
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{normalize_key(key)}"
-
-
 def open_store(settings: Settings | None = None) -> ArtifactStore:
     """The store the settings describe: S3 when ``NOLABEL_S3_ENDPOINT`` is set, else local."""
     settings = settings or get_settings()
     if settings.uses_s3:
+        from components.common.s3_store import S3Store
+
         secret = settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None
         return S3Store(
             settings.s3_endpoint or "",
@@ -317,5 +183,8 @@ def open_store(settings: Settings | None = None) -> ArtifactStore:
             secure=settings.s3_secure,
             region=settings.s3_region,
             create_bucket=settings.s3_create_bucket,
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
+            retries=settings.s3_retries,
         )
     return LocalStore(settings.store_dir)

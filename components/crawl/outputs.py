@@ -7,7 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from components.common.datasets import MANIFEST_COLUMNS, dataset_prefix, image_key
+from components.common.datasets import (
+    MANIFEST_COLUMNS,
+    NEGATIVE,
+    POSITIVE,
+    dataset_prefix,
+    image_key,
+)
+from components.common.errors import InputError
 from components.common.store import ArtifactStore
 from components.crawl.dedupe import CONFLICT, DUPLICATE, NEAR_DUPLICATE, dedupe
 
@@ -68,6 +75,33 @@ def split_outcomes(
         "conflicts": int((dropped["reason"] == CONFLICT).sum()) if len(dropped) else 0,
     }
     return manifest.reset_index(drop=True), failures, counts
+
+
+def require_images(
+    dataset: str,
+    labels: set[str],
+    hits: pd.DataFrame,
+    manifest: pd.DataFrame,
+    failures: pd.DataFrame,
+) -> None:
+    """``InputError`` unless every label the plan searched for (``labels``) kept an image.
+
+    Called before anything of the dataset is replaced, so an empty or failed re-crawl leaves
+    the previous manifest (and the images it names) as it was.
+    """
+    for label in (POSITIVE, NEGATIVE):
+        if label not in labels:
+            continue
+        if (manifest["label"] == label).any():
+            continue
+        found = int((hits["label"] == label).sum())
+        reasons = failures.loc[failures["label"] == label, "reason"].value_counts()
+        why = ", ".join(f"{reason} {count}" for reason, count in reasons.head(4).items())
+        raise InputError(
+            f"crawl of dataset {dataset!r} kept no {label} images ({found} search results"
+            + (f"; failures: {why}" if why else "")
+            + "); nothing was replaced: an existing manifest is left as it was"
+        )
 
 
 def truth_coco(manifest: pd.DataFrame, category: str) -> dict[str, Any] | None:

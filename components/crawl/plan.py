@@ -9,6 +9,10 @@ from importlib import resources
 from components.common.datasets import NEGATIVE, POSITIVE
 from components.common.errors import InputError
 
+# Caps on what a plan may ask for, checked before any search or download.
+MAX_RESULTS_PER_QUERY = 10_000  # pages × per_page of one positive query; negative_per_query
+MAX_RESULTS_PER_CRAWL = 100_000  # all queries of one crawl together
+
 
 @dataclass(frozen=True)
 class SearchTask:
@@ -63,3 +67,27 @@ def build_plan(
         negatives = random_words(random_negatives, seed, exclude=set(positives))
     tasks += [SearchTask(NEGATIVE, query, 0, negative_per_query) for query in negatives]
     return tasks
+
+
+def check_plan_size(
+    positives: int, pages: int, per_page: int, negatives: int, negative_per_query: int
+) -> int:
+    """The number of results a plan asks for; ``ValueError`` beyond the documented caps."""
+    per_positive = pages * per_page
+    if per_positive > MAX_RESULTS_PER_QUERY:
+        raise ValueError(
+            f"pages ({pages}) × per_page ({per_page}) = {per_positive:,} results per positive "
+            f"query exceeds the maximum of {MAX_RESULTS_PER_QUERY:,}"
+        )
+    if negative_per_query > MAX_RESULTS_PER_QUERY:
+        raise ValueError(
+            f"negative_per_query ({negative_per_query:,}) exceeds the maximum of "
+            f"{MAX_RESULTS_PER_QUERY:,}"
+        )
+    total = positives * per_positive + negatives * negative_per_query
+    if total > MAX_RESULTS_PER_CRAWL:
+        raise ValueError(
+            f"the crawl asks for {total:,} results in all, more than the maximum of "
+            f"{MAX_RESULTS_PER_CRAWL:,}; use fewer queries or pages, or several datasets"
+        )
+    return total

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from components.common.datasets import check_name, dataset_prefix, manifest_key, write_parquet
 from components.common.settings import Settings, get_settings
@@ -16,8 +16,14 @@ from components.common.store import ArtifactStore, open_store
 from components.crawl.api_client import user_agent
 from components.crawl.fetch import FetchOptions
 from components.crawl.hits import Hit
-from components.crawl.outputs import join_outcomes, split_outcomes, truth_coco, write_truth
-from components.crawl.plan import SearchTask, build_plan
+from components.crawl.outputs import (
+    join_outcomes,
+    require_images,
+    split_outcomes,
+    truth_coco,
+    write_truth,
+)
+from components.crawl.plan import SearchTask, build_plan, check_plan_size
 from components.crawl.progress import ProgressLog
 from components.crawl.providers import ProviderOptions, make_provider
 
@@ -65,6 +71,26 @@ class CrawlParams(BaseModel):
     spark_master: str | None = None
     spark_partitions: int | None = Field(None, ge=1)
     progress: bool = True
+
+    @field_validator("positive", "negative")
+    @classmethod
+    def _queries(cls, values: list[str]) -> list[str]:
+        cleaned = [value.strip() for value in values]
+        if any(not value for value in cleaned):
+            raise ValueError("queries must not be empty or blank")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _bounded(self) -> CrawlParams:
+        """Refuse plans beyond the documented caps before anything is searched or fetched."""
+        check_plan_size(
+            len(self.positive),
+            self.pages,
+            self.per_page,
+            len(self.negative) or self.random_negatives,
+            self.negative_per_query or self.per_page,
+        )
+        return self
 
 
 class CrawlResult(BaseModel):
@@ -215,6 +241,8 @@ def run(params: CrawlParams) -> CrawlResult:
     manifest, failures, duplicates = split_outcomes(
         params.dataset, joined, params.near_duplicate_distance
     )
+    # Before anything is replaced: an empty re-crawl must not wipe the dataset.
+    require_images(params.dataset, {t.label for t in plan}, hits, manifest, failures)
     manifest_uri = write_parquet(store, manifest_key(params.dataset), manifest)
     failures_uri = write_parquet(
         store, f"{dataset_prefix(params.dataset)}/failures.parquet", failures

@@ -123,6 +123,17 @@ def _save_best(outcome, params: TrainParams, cuts: tuple[int, ...], target: Path
     return target
 
 
+def _check_manifest(dataset: str, manifest: pd.DataFrame) -> None:
+    """``InputError`` before Spark starts when the manifest cannot train anything."""
+    labels = manifest["label"] if "label" in manifest else pd.Series([], dtype=str)
+    counts = {label: int((labels == label).sum()) for label in ("positive", "negative")}
+    if min(counts.values()) < 4:
+        raise InputError(
+            f"dataset {dataset!r} has {counts} images in its manifest; need at least 4 of "
+            "each label: crawl it again"
+        )
+
+
 def run(params: TrainParams) -> TrainResult:
     """Featurize the dataset, fit every variant as a child MLflow run, register the best."""
     from components.common import tracking
@@ -144,6 +155,7 @@ def run(params: TrainParams) -> TrainResult:
     check_name(params.dataset)
     store = open_store()
     manifest = read_manifest(store, params.dataset)
+    _check_manifest(params.dataset, manifest)
     has_groups = "group" in manifest and bool((manifest["group"].fillna("") != "").any())
     variants = select_variants(params.variants, has_groups)
     cuts = tuple(sorted({v.cut for v in variants if not v.pixels})) or ()

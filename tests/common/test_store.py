@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from components.common.errors import InputError
+from components.common.s3_store import S3Store
 from components.common.settings import get_settings
-from components.common.store import ArtifactStore, LocalStore, S3Store, open_store
+from components.common.store import ArtifactStore, LocalStore, open_store
 
 
 @pytest.fixture(params=["local", "s3"])
