@@ -5,7 +5,32 @@ from __future__ import annotations
 import os
 import sys
 
+from pydantic import SecretStr
+
 from components.common.settings import Settings, get_settings
+
+
+def executor_env(settings: Settings) -> dict[str, str]:
+    """``NOLABEL_*`` variables that cluster executors need to see what the driver sees.
+
+    Executors of a standalone/Kubernetes cluster are started by the cluster manager with its
+    own environment, not the driver's: without these, a task opening the store or loading a
+    ``models:/`` URI would use its own (default) ``NOLABEL_HOME`` and tracking database.
+    Forwarded: ``home`` (absolute) and every setting given explicitly (environment or
+    ``.env``); of the secrets only the S3 secret key (Spark redacts ``*SECRET*`` conf values
+    in its UI and logs).
+    """
+    env = {}
+    for name in sorted(settings.model_fields_set | {"home"}):
+        value = getattr(settings, name, None)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            if not name.startswith("s3_"):
+                continue
+            value = value.get_secret_value()
+        env[f"NOLABEL_{name.upper()}"] = str(value)
+    return env
 
 
 def get_spark(
@@ -33,6 +58,10 @@ def get_spark(
         .config("spark.driver.host", os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1"))
         .config("spark.sql.warehouse.dir", str(settings.home / "spark-warehouse"))
     )
+    if not master.startswith("local"):
+        # Local-mode Python workers inherit the driver's environment; cluster executors do not.
+        for name, value in executor_env(settings).items():
+            builder = builder.config(f"spark.executorEnv.{name}", value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
