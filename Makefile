@@ -7,21 +7,23 @@ PIP := $(BIN)/python -m pip
 SHARED_WHEELS ?= ../shared/wheels
 FIND_LINKS := $(if $(wildcard $(SHARED_WHEELS)/*.whl),--find-links $(abspath $(SHARED_WHEELS)),)
 STAMP := $(VENV)/.nolabel-installed
+# torch 2.13 needs setuptools >= 77.0.3; mmcv 2.1.0's setup.py imports pkg_resources, gone in 82.
+SETUPTOOLS := "setuptools>=77.0.3,<82"
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 IMAGE_PREFIX ?= nolabel
 IMAGE_TAG ?= latest
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format ui mlflow-ui images clean
+.PHONY: setup demo test lint format ui mlflow-ui images base-images docker-engine docker-local clean
 
 setup: $(STAMP)
 
 # torch first (the local CPU wheel), then mmcv against it without build isolation, then the rest.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip "setuptools<70" wheel
-	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet --upgrade pip $(SETUPTOOLS) wheel
+	$(PIP) install --quiet torch==2.13.0 $(SETUPTOOLS)
 	$(PIP) install --quiet --no-build-isolation $(FIND_LINKS) mmcv==2.1.0
 	$(PIP) install --quiet $(FIND_LINKS) -e ".[detect,dev]"
 	touch $(STAMP)
@@ -46,9 +48,49 @@ ui: setup
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath .nolabel)/mlflow.db
 
-images:
+# Images: BASE=offline builds on the base images `make base-images` makes from Debian packages
+# (no registry needed); DETECT_VARIANT=cpu builds nolabel/detect from serve.Dockerfile's
+# detect-cpu stage (the CUDA image needs the NVIDIA base images). DOCKER: a client with BuildKit
+# (Debian's /usr/bin/docker when the one on PATH has no buildx).
+DOCKER ?= $(shell docker buildx version >/dev/null 2>&1 || ! test -x /usr/bin/docker && echo docker || echo /usr/bin/docker)
+BASE ?= public
+DETECT_VARIANT ?= cuda
+DOCKER_BUILD_FLAGS ?= --network host
+OFFLINE_BASES := --build-arg PYTHON_IMAGE=nolabel-base/python:3.11-bookworm \
+	--build-arg JRE_IMAGE=nolabel-base/jre:17 --build-arg TORCH_INDEX_URL=
+BASE_ARGS := $(if $(filter offline,$(BASE)),$(OFFLINE_BASES),)
+PIP_WHEEL_DIRS := $(SHARED_WHEELS) $(PIP_FIND_LINKS) $(shell pip config get global.find-links 2>/dev/null)
+
+base-images:
+	DOCKER=$(DOCKER) bash docker/base-images.sh
+
+# A Docker engine for the container tests: Debian's docker.io, dockerd without a bridge (build
+# and run with --network host). Needs root; CI runs it on its fresh machine.
+docker-engine:
+	@if ! $(DOCKER) info >/dev/null 2>&1; then \
+	  command -v dockerd >/dev/null && command -v debootstrap >/dev/null \
+	    || apt-get install -y -q docker.io debootstrap >/dev/null \
+	    || { apt-get update -q && apt-get install -y -q docker.io debootstrap >/dev/null; }; \
+	  (dockerd --bridge=none --iptables=false --ip-masq=false >/tmp/nolabel-dockerd.log 2>&1 &); \
+	  for i in $$(seq 60); do /usr/bin/docker info >/dev/null 2>&1 && break; sleep 1; done; \
+	fi
+	/usr/bin/docker info --format 'Docker engine {{.ServerVersion}} ready' 2>/dev/null || $(DOCKER) info
+
+# This machine's extra CA certificates and prebuilt torch/mmcv wheels, for the builder stages only.
+docker-local:
+	mkdir -p docker/local/certs docker/local/wheels
+	-cp -f /usr/local/share/ca-certificates/*.crt docker/local/certs/ 2>/dev/null
+	-for dir in $(PIP_WHEEL_DIRS); do cp -f $$dir/torch-*.whl $$dir/mmcv-*.whl docker/local/wheels/ 2>/dev/null; done; true
+
+images: docker-local $(if $(filter offline,$(BASE)),base-images,)
 	for step in crawl spark detect serve; do \
-	  docker build -f docker/$$step.Dockerfile -t $(IMAGE_PREFIX)/$$step:$(IMAGE_TAG) . || exit 1; \
+	  file=docker/$$step.Dockerfile; target=; \
+	  if [ $$step = detect ] && [ "$(DETECT_VARIANT)" = cpu ]; then \
+	    file=docker/serve.Dockerfile; target="--target detect-cpu"; fi; \
+	  start=$$(date +%s); \
+	  DOCKER_BUILDKIT=1 $(DOCKER) build $(DOCKER_BUILD_FLAGS) $(BASE_ARGS) $$target -f $$file \
+	    -t $(IMAGE_PREFIX)/$$step:$(IMAGE_TAG) . || exit 1; \
+	  echo "built $(IMAGE_PREFIX)/$$step:$(IMAGE_TAG) in $$(( $$(date +%s) - start )) s"; \
 	done
 
 clean:

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # nolabel detect image (detector train / eval / score) on the CUDA PyTorch base image.
 # mmcv 2.1.0 has no wheel for this torch/CUDA pair: its CUDA ops are compiled in the builder
 # (the -devel image, nvcc included); the runtime stage is the matching -runtime image.
@@ -18,14 +17,14 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -c "import sys, torch; assert sys.version_info[:2] == (3, 11), sys.version; print(torch.__version__)"
 # The venv sees the base image's CUDA torch (system site packages) and adds everything else.
 RUN python -m venv --system-site-packages /opt/venv \
-    && pip install "pip>=24" "setuptools>=61,<70" "wheel>=0.43" "ninja>=1.11"
+    && pip install "pip>=24" "setuptools>=77.0.3,<82" "wheel>=0.43" "ninja>=1.11"
 ARG MMCV_VERSION=2.1.0
 ARG TORCH_CUDA_ARCH_LIST="7.0;7.5;8.0;8.6;8.9;9.0"
 ARG MAX_JOBS=4
 RUN MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST}" \
     MAX_JOBS="${MAX_JOBS}" \
     pip wheel --no-deps --no-build-isolation --wheel-dir /wheels "mmcv==${MMCV_VERSION}" \
-    && pip install --no-index --find-links /wheels "mmcv==${MMCV_VERSION}"
+    && pip install --no-index --no-deps --find-links /wheels "mmcv==${MMCV_VERSION}"
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY components ./components

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # nolabel Spark image, shared by two steps: transfer (train/classify) and lime (explain).
 # Python 3.11 + JRE 17 + pyspark + CPU torch. The entrypoint is `python -m`; the first argument
 # names the step module:
@@ -16,13 +15,23 @@ FROM ${PYTHON_IMAGE} AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
+# This build machine's extra CA certificates and prebuilt wheels (`make images` fills
+# docker/local; empty elsewhere). They stay in the builder: the runtime copies /opt/venv only.
+COPY docker/local/ /opt/local/
+RUN find /opt/local/certs -name "*.crt" -exec cp {} /usr/local/share/ca-certificates/ ";" \
+    && update-ca-certificates > /dev/null
 RUN python -m venv /opt/venv \
-    && pip install "pip>=24" "setuptools>=61,<70" "wheel>=0.43"
+    && pip install "pip>=24" "setuptools>=77.0.3,<82" "wheel>=0.43"
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+# A torch wheel in docker/local/wheels wins; an empty TORCH_INDEX_URL means PyPI alone.
+# (torch is pinned; hadolint misreads the optional index flag as a package.)
+# hadolint ignore=DL3013
+RUN pip install --find-links /opt/local/wheels \
+        ${TORCH_INDEX_URL:+--extra-index-url "${TORCH_INDEX_URL}"} "torch==${TORCH_VERSION}"
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY components ./components

@@ -236,11 +236,14 @@ def run_docker(step: str, params: BaseModel | Mapping[str, Any], settings: Setti
     from prefect_docker.host import DockerHost
 
     spec = docker_container_spec(step, params, settings)
-    spec["device_requests"] = [
-        DeviceRequest(driver=d["Driver"], count=d["Count"], capabilities=d["Capabilities"])
-        for d in spec.get("device_requests", [])
-    ]
     with DockerHost().get_client() as client:
+        # device "auto" asks for GPUs only from an engine that has NVIDIA's runtime
+        gpus = settings.device == "cuda" or "nvidia" in client.info().get("Runtimes", {})
+        spec["device_requests"] = [
+            DeviceRequest(driver=d["Driver"], count=d["Count"], capabilities=d["Capabilities"])
+            for d in spec.get("device_requests", [])
+            if gpus
+        ]
         container = client.containers.create(**spec)
         try:
             container.start()

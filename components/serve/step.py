@@ -91,7 +91,7 @@ def _run_uvicorn(uvicorn, params: ServeParams) -> None:
         access_log=False,  # the app writes its own JSON access log with request IDs
         server_header=False,
         proxy_headers=True,
-        timeout_graceful_shutdown=30,  # in-flight requests get this long after SIGTERM
+        timeout_graceful_shutdown=20,  # in-flight requests; the pod grace period is 30 s
         http=GuardedH11Protocol,  # header/body deadlines for slow and idle clients
         timeout_keep_alive=limits.keep_alive_timeout,
         h11_max_incomplete_event_size=limits.max_header_bytes,

@@ -50,7 +50,7 @@ def test_chart_args_are_the_image_cmd_on_the_container_port() -> None:
         container = serve_container(render(values))
         port = container["ports"][0]["containerPort"]
         assert container["args"] == _with_port(image_cmd, port)
-        assert "command" not in container  # the image's uvicorn ENTRYPOINT stays
+        assert "command" not in container  # the image's ENTRYPOINT stays
 
 
 @pytest.mark.slow
