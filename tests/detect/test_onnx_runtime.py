@@ -43,8 +43,8 @@ def test_onnx_matches_torch_and_serves_the_rpn(trained_detector, detector_home):
     got = onnx_detector.predict(images) + onnx_detector.predict(images[:1])
     _assert_same(got, expected)
     assert any(len(result["boxes"]) for result in got)
-    # one batch shape + one single-image shape, each checked against torch once when exported
-    assert len(dense.onnx_shapes) == 2
+    # each image runs alone: one shape per image size, checked against torch once when exported
+    assert len(dense.onnx_shapes) == 3
     calls_after_export = len(torch_rpn_calls)
     onnx_detector.predict(images[:1])
     assert len(torch_rpn_calls) == calls_after_export  # RPN outputs came from the ONNX run
@@ -65,7 +65,7 @@ def test_failed_export_or_parity_falls_back_to_torch(trained_detector, detector_
     with caplog.at_level("WARNING", logger="nolabel.detect.onnx"):
         _assert_same(detector.predict(_images()), expected)
     assert "exporter exploded" in caplog.text
-    assert dense.onnx_shapes == [] and list(dense.sessions.values()) == ["torch"]
+    assert dense.onnx_shapes == [] and list(dense.sessions.values()) == ["torch"] * 3
 
     detector = load_detector(runtime="onnx", threads=1)
     dense = detector.model.extract_feat
