@@ -59,15 +59,20 @@ def nolabel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    """A real S3 HTTP server (moto_server) on a free loopback port, for the whole session."""
-    port = free_port()
-    process = subprocess.Popen(
+def start_moto(port: int) -> subprocess.Popen:
+    """A moto S3 server process on 127.0.0.1:``port`` (wait for the port before using it)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3 HTTP server (moto_server) on a free loopback port, for the whole session."""
+    port = free_port()
+    process = start_moto(port)
     try:
         wait_for_port(port, process=process)
         yield f"127.0.0.1:{port}"

@@ -17,7 +17,14 @@ import pytest
 from components.common.errors import ConfigurationError
 from components.common.s3_store import S3Store
 from components.common.settings import get_settings
-from tests.conftest import REPO_ROOT, S3_ACCESS_KEY, S3_SECRET_KEY, free_port, wait_for_port
+from tests.conftest import (
+    REPO_ROOT,
+    S3_ACCESS_KEY,
+    S3_SECRET_KEY,
+    free_port,
+    start_moto,
+    wait_for_port,
+)
 
 # Small timeouts for the faulty-server tests, and the bound they imply for one request.
 CONNECT, READ, RETRIES = 2.0, 4.0, 1  # roomy enough for a loaded machine
@@ -39,11 +46,7 @@ def own_s3() -> Iterator[OwnS3]:
     from minio import Minio
 
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_moto(port)
     try:
         wait_for_port(port, process=process)
         endpoint, bucket = f"127.0.0.1:{port}", f"faults-{uuid.uuid4().hex[:10]}"

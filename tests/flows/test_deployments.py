@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.flows.test_end_to_end import TINY
+
 REPO = Path(__file__).resolve().parents[2]
 POOLS = {"process": "process", "docker": "docker", "kubernetes": "kubernetes"}
 PARAM_MODELS = {
@@ -106,23 +108,7 @@ def test_prefect_deploy_all_registers_the_deployments(prefect_api, tmp_path: Pat
 # --- a real server, `prefect deploy`, a worker ------------------------------------------------
 
 # The demo deployment's run with the end-to-end test's tiny settings (a few minutes on 2 cores).
-TINY_RUN = {
-    "dataset": "deployed-demo",
-    "provider": "demo",
-    "positive": ["snow leopard"],
-    "negative": ["mountainside"],
-    "pages": 1,
-    "per_page": 8,
-    "variants": ["cut1"],
-    "lime_samples": 16,
-    "epochs": 1,
-    "image_size": 128,
-    "promote": False,
-    "crawl_options": {"image_width": 128, "image_height": 96},
-    "train_options": {"input_size": 64},
-    "explain_options": {"spark": False, "overlays": 0, "lime": {"score_size": 64}},
-    "detect_options": {"batch_size": 2, "overlays": 0},
-}
+TINY_RUN = {**TINY, "dataset": "deployed-demo", "promote": False}
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
