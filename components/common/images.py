@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from pathlib import Path
@@ -118,14 +119,23 @@ def _reduce(image, min_side: int | None):
     return image.reduce(factor) if factor >= 2 else image
 
 
-def release_memory() -> None:
-    """Hand freed heap pages back to the system (glibc keeps them after large decodes)."""
-    import contextlib
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """glibc, loaded once (``find_library`` runs a subprocess); None elsewhere."""
     import ctypes
     import ctypes.util
 
-    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
-        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    except OSError:
+        return None
+
+
+def release_memory() -> None:
+    """Hand freed heap pages back to the system (glibc keeps them after large decodes)."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:  # not glibc: nothing to do
+        trim(0)
 
 
 def models_side(classifier: Any = None, detector: Any = None) -> int | None:
