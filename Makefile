@@ -15,7 +15,7 @@ IMAGE_PREFIX ?= nolabel
 IMAGE_TAG ?= latest
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format ui mlflow-ui images base-images docker-engine docker-local clean
+.PHONY: setup demo test lint format ui mlflow-ui images base-images docker-engine docker-local browser clean
 
 setup: $(STAMP)
 
@@ -75,6 +75,13 @@ docker-engine:
 	  for i in $$(seq 60); do /usr/bin/docker info >/dev/null 2>&1 && break; sleep 1; done; \
 	fi
 	/usr/bin/docker info --format 'Docker engine {{.ServerVersion}} ready' 2>/dev/null || $(DOCKER) info
+
+# Debian's Chromium for the review page's browser test (driven by playwright, no download).
+browser:
+	@command -v chromium >/dev/null \
+	  || apt-get install -y -q chromium >/dev/null \
+	  || { apt-get update -q && apt-get install -y -q chromium >/dev/null; }
+	@chromium --version 2>/dev/null | tail -1
 
 # This machine's extra CA certificates and prebuilt torch/mmcv wheels, for the builder stages only.
 docker-local:

@@ -15,6 +15,7 @@ STEP_CLI_MODULES = (
     "components.lime.cli",
     "components.detect.cli",
     "components.serve.cli",
+    "components.results.cli",
     "flows.cli",
     "components.common.commands",
 )

@@ -111,6 +111,9 @@ def score(
     use_classifier: bool = typer.Option(True, "--classify/--no-classify", help="Run classifier."),
     use_detector: bool = typer.Option(True, "--detect/--no-detect", help="Run detector."),
     resume: bool = typer.Option(True, "--resume/--restart", help="Reuse partial results."),
+    label: str = typer.Option("animal", "--label", help="What the models find (exports)."),
+    crops: Path | None = typer.Option(None, "--crops", help="Write crops of the boxes here."),
+    crop_padding: float = typer.Option(0.1, "--crop-padding", help="Crop padding × box size."),
 ) -> None:
     """Classifier probability and detector boxes for every image under a folder (resumable)."""
     from components.detect.score import ScoreParams, run_score
@@ -130,6 +133,9 @@ def score(
                 use_classifier=use_classifier,
                 use_detector=use_detector,
                 resume=resume,
+                label=label,
+                crops=str(crops) if crops is not None else None,
+                crop_padding=crop_padding,
             )
         )
     )

@@ -47,6 +47,11 @@ class ScoreParams(BaseModel):
     use_classifier: bool = True
     use_detector: bool = True
     resume: bool = Field(True, description="Skip files already scored in the partial results.")
+    label: str = Field(
+        "animal", min_length=1, max_length=100, description="What the models find (in exports)."
+    )
+    crops: str | None = Field(None, description="Folder for crops of the kept boxes.")
+    crop_padding: float = Field(0.1, ge=0, le=1, description="Crop padding × box size.")
 
 
 class ScoreResult(BaseModel):
@@ -65,6 +70,8 @@ class ScoreResult(BaseModel):
     images_per_second: float
     classifier: str | None
     detector: str | None
+    exports: dict[str, str] = {}
+    crops: int | None = None
 
 
 def partial_path(out: Path) -> Path:
@@ -272,6 +279,7 @@ def _write_results(
         "models": models,
         "threshold": threshold,
         "min_score": params.min_score,
+        "label": params.label,
         "images": images,
         "failures": failures,
     }
@@ -279,6 +287,7 @@ def _write_results(
     tmp = out.with_name(f".{out.name}.part")
     tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     os.replace(tmp, out)
+    exports, crops = _write_exports(out, params)
     return ScoreResult(
         out=str(out),
         partial=str(partial),
@@ -295,4 +304,19 @@ def _write_results(
         images_per_second=round(scored / seconds, 2) if seconds > 0 and scored else 0.0,
         classifier=models["classifier"],
         detector=models["detector"],
+        exports=exports,
+        crops=crops,
     )
+
+
+def _write_exports(out: Path, params: ScoreParams) -> tuple[dict[str, str], int | None]:
+    """MegaDetector JSON and CSV tables beside ``out``; crops when asked for."""
+    from components.results.crops import write_crops
+    from components.results.outputs import write_exports
+    from components.results.records import load_results
+
+    results = load_results(out)
+    exports = write_exports(results)
+    if params.crops is None:
+        return exports, None
+    return exports, write_crops(results, params.crops, params.crop_padding)["crops"]

@@ -193,3 +193,30 @@ def test_large_frames_decode_reduced_with_boxes_in_full_pixels(
     np.testing.assert_allclose(jpeg["boxes"][0]["bbox"], png["boxes"][0]["bbox"], atol=48)
     truth = np.array([x, y, x + w, y + h]) * 16
     np.testing.assert_allclose(jpeg["boxes"][0]["bbox"], truth, atol=160)
+
+
+def test_score_writes_megadetector_csv_and_crops(
+    trained_detector, detector_home, classifier_dir, sd_card, tmp_path
+):
+    from components.results.megadetector import format_errors
+
+    out = tmp_path / "card.json"
+    crops = tmp_path / "crops"
+    args = ["--images", str(sd_card), "--out", str(out), "--classifier", str(classifier_dir)]
+    summary = _score([*args, "--label", "leopard", "--crops", str(crops), "--boxes-on-empty"])
+    exports = summary["exports"]
+    assert exports["megadetector"] == str(tmp_path / "card.megadetector.json")
+    doc = json.loads((tmp_path / "card.megadetector.json").read_text())
+    assert format_errors(doc) == []
+    assert doc["classification_categories"] == {"1": "leopard"}
+    files = {image["file"]: image for image in doc["images"]}
+    assert len(files) == summary["files"]  # scored frames and failures alike
+    assert files["notes.txt"]["detections"] is None and files["notes.txt"]["failure"]
+    results = json.loads(out.read_text())
+    boxes = sum(len(r["boxes"]) for r in results["images"])
+    assert sum(len(files[r["path"]]["detections"]) for r in results["images"]) == boxes
+    frames = (tmp_path / "card.frames.csv").read_text().splitlines()
+    assert len(frames) == 1 + summary["files"]
+    assert (tmp_path / "card.bursts.csv").read_text().startswith("burst,frames,")
+    assert summary["crops"] == boxes > 0
+    assert len(list(crops.rglob("*.jpg"))) == boxes

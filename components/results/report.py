@@ -1,0 +1,236 @@
+"""``nolabel report``: one static HTML page to review score results — no server needed.
+
+Counts at the top, a filter by verdict, bursts grouped (the most likely first, frames within a
+burst by probability), boxes drawn over each frame (SVG, so they scale with the image) and the
+LIME heat map of a frame where one was computed. Images are linked relatively to the page, or
+embedded as thumbnails (``embed``); ``nolabel serve`` renders the same page at ``/report``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from components.results.records import VERDICTS, ScoreResults
+
+THUMB_SIDE = 360
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1rem;background:#fafafa;color:#222}
+header{position:sticky;top:0;background:#fafafa;padding:.5rem 0;border-bottom:1px solid #ccc}
+.counts span{margin-right:1rem}.filters label{margin-right:1rem;cursor:pointer}
+.burst{margin:1rem 0;padding:.5rem;background:#fff;border:1px solid #ddd;border-radius:6px}
+.burst h2{font-size:1rem;margin:.2rem 0}.frames{display:flex;flex-wrap:wrap;gap:.5rem}
+figure{margin:0;width:360px}.pic{position:relative;line-height:0}
+.pic img{width:100%;height:auto}
+.pic svg,.pic .heat{position:absolute;left:0;top:0;width:100%;height:100%}
+.heat{opacity:.5;display:none}body.heat-on .heat{display:block}
+rect{fill:none;stroke:#0f0;stroke-width:3px;vector-effect:non-scaling-stroke}figcaption{font-size:.8rem;line-height:1.3;padding:.2rem}
+.animal figcaption{background:#d8f5d0}.candidate figcaption{background:#fff2c2}
+.empty figcaption{background:#eee}.hidden{display:none}
+"""
+SCRIPT = """
+function applyFilter(){
+  const on=new Set([...document.querySelectorAll('input.verdict:checked')].map(e=>e.value));
+  let shown=0;
+  document.querySelectorAll('figure.frame').forEach(f=>{
+    const v=on.has(f.dataset.verdict);f.classList.toggle('hidden',!v);if(v)shown++;});
+  document.querySelectorAll('section.burst').forEach(b=>{
+    b.classList.toggle('hidden',!b.querySelector('figure.frame:not(.hidden)'));});
+  document.getElementById('shown').textContent=shown;
+}
+document.querySelectorAll('input.verdict').forEach(e=>e.addEventListener('change',applyFilter));
+const heat=document.getElementById('heat');
+if(heat)heat.addEventListener('change',()=>document.body.classList.toggle('heat-on',heat.checked));
+applyFilter();
+"""
+SrcFor = Callable[[dict[str, Any]], str]
+
+
+def linked_src(results: ScoreResults, page: Path) -> SrcFor:
+    """Image sources relative to the page's folder (the page opens straight from disk)."""
+    base = page.expanduser().resolve().parent
+
+    def src(record: dict[str, Any]) -> str:
+        rel = os.path.relpath(results.image_path(record), base)
+        return html.escape("/".join(quote(part) for part in Path(rel).parts), quote=True)
+
+    return src
+
+
+def thumbnail_uri(path: Path, side: int = THUMB_SIDE) -> str:
+    """A JPEG thumbnail as a data URI ('' when the file cannot be read)."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+            image.thumbnail((side, side))
+    except OSError:
+        return ""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def embedded_src(results: ScoreResults) -> SrcFor:
+    """Thumbnails embedded in the page (one self-contained file)."""
+    return lambda record: thumbnail_uri(results.image_path(record))
+
+
+def _frame_html(record: dict[str, Any], src: str, heatmap: str | None) -> str:
+    width, height = int(record["width"]), int(record["height"])
+    rects = "".join(
+        f'<rect x="{b["bbox"][0]:.1f}" y="{b["bbox"][1]:.1f}" '
+        f'width="{b["bbox"][2] - b["bbox"][0]:.1f}" height="{b["bbox"][3] - b["bbox"][1]:.1f}">'
+        f"<title>{b['score']:.2f}</title></rect>"
+        for b in record.get("boxes", [])
+    )
+    p = record.get("probability")
+    facts = [html.escape(record["path"]), record["verdict"]]
+    if p is not None:
+        facts.append(f"p {p:.3f}, burst {record.get('burst_probability', p):.3f}")
+    if record.get("boxes"):
+        facts.append(f"{len(record['boxes'])} box(es), best {record['boxes'][0]['score']:.2f}")
+    heat = f'<img class="heat" alt="" src="{heatmap}">' if heatmap else ""
+    return (
+        f'<figure class="frame {record["verdict"]}" data-verdict="{record["verdict"]}" '
+        f'data-path="{html.escape(record["path"], quote=True)}">'
+        f'<div class="pic"><img loading="lazy" alt="{html.escape(record["path"], quote=True)}" '
+        f'src="{src}" width="{width}" height="{height}">{heat}'
+        f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none">{rects}</svg></div>'
+        f"<figcaption>{' · '.join(facts)}</figcaption></figure>"
+    )
+
+
+def _bursts(results: ScoreResults, max_frames: int) -> tuple[list[tuple[str, list]], int]:
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in results.images:
+        groups[record.get("burst") or record["path"]].append(record)
+
+    def strength(record: dict[str, Any]) -> float:
+        evidence = results.evidence(record)
+        if evidence is not None:
+            return evidence
+        return max((b["score"] for b in record.get("boxes", [])), default=0.0)
+
+    ordered = sorted(groups.items(), key=lambda kv: -max(strength(r) for r in kv[1]))
+    shown, left = [], max_frames
+    for key, frames in ordered:
+        if left <= 0:
+            break
+        frames = sorted(frames, key=lambda r: -strength(r))[:left]
+        left -= len(frames)
+        shown.append((key, frames))
+    return shown, len(results.images) - (max_frames - max(left, 0))
+
+
+def render_report(
+    results: ScoreResults,
+    src_for: SrcFor,
+    heatmaps: dict[str, str] | None = None,
+    max_frames: int = 5000,
+    title: str = "nolabel review",
+) -> str:
+    """The review page's HTML."""
+    heatmaps = heatmaps or {}
+    counts = {v: sum(r["verdict"] == v for r in results.images) for v in VERDICTS}
+    bursts, hidden = _bursts(results, max_frames)
+    sections = []
+    for key, frames in bursts:
+        body = "".join(_frame_html(r, src_for(r), heatmaps.get(r["path"])) for r in frames)
+        sections.append(
+            f'<section class="burst"><h2>burst {html.escape(key)} · {len(frames)} frame(s)</h2>'
+            f'<div class="frames">{body}</div></section>'
+        )
+    filters = "".join(
+        f'<label><input type="checkbox" class="verdict" value="{v}" checked> {v} ({counts[v]})'
+        "</label>"
+        for v in VERDICTS
+    )
+    heat_toggle = (
+        '<label><input type="checkbox" id="heat"> LIME heat maps</label>' if heatmaps else ""
+    )
+    failed = "".join(
+        f"<li>{html.escape(f['path'])}: {html.escape(str(f.get('reason', '')))}</li>"
+        for f in results.failures
+    )
+    models = html.escape(json.dumps(results.models))
+    burst_count = len({r.get("burst") or r["path"] for r in results.images})
+    note = f"<p>{hidden} weaker frames not shown (raise --max-frames).</p>" if hidden > 0 else ""
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body><header>"
+        f"<h1>{html.escape(title)}: {html.escape(results.label)}</h1><div class=counts>"
+        f"<span>{len(results.images)} frames</span><span>{burst_count} bursts</span>"
+        + "".join(f"<span>{v}: {counts[v]}</span>" for v in VERDICTS)
+        + f"<span>failed: {len(results.failures)}</span><span>shown: <b id=shown>0</b></span>"
+        f"</div><div class=filters>{filters}{heat_toggle}</div>"
+        f"<small>models {models}; threshold {results.threshold}</small></header>"
+        f"{note}<main>{''.join(sections)}</main>"
+        + (
+            f"<details><summary>failed frames</summary><ul>{failed}</ul></details>"
+            if failed
+            else ""
+        )
+        + f"<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def heatmap_overlays(results: ScoreResults, classifier: Any, top: int) -> dict[str, str]:
+    """LIME heat maps (PNG data URIs, transparent where weight ≤ 0) of the ``top`` most likely
+    ``animal`` frames."""
+    import numpy as np
+    from matplotlib import colormaps
+    from PIL import Image, ImageOps
+
+    from components.lime.explain import LimeParams, explain_image
+
+    ranked = sorted(
+        (r for r in results.images if r["verdict"] == "animal"),
+        key=lambda r: -(r.get("probability") or 0.0),
+    )[: max(0, top)]
+    out: dict[str, str] = {}
+    for record in ranked:
+        try:
+            with Image.open(results.image_path(record)) as opened:
+                image = ImageOps.exif_transpose(opened).convert("RGB")
+        except OSError:
+            continue
+        image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+        explanation = explain_image(np.asarray(image), classifier.predict_proba, LimeParams())
+        heat = np.clip(explanation.heatmap, 0.0, 1.0)
+        rgba = (colormaps["jet"](heat) * 255).astype(np.uint8)
+        rgba[..., 3] = np.where(heat > 0, 200, 0).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(rgba, mode="RGBA").save(buffer, format="PNG")
+        out[record["path"]] = (
+            "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        )
+    return out
+
+
+def write_report(
+    results: ScoreResults,
+    out: str | Path,
+    *,
+    embed: bool = False,
+    heatmaps: dict[str, str] | None = None,
+    max_frames: int = 5000,
+) -> Path:
+    """Write the page to ``out`` (atomically) and return its path."""
+    page = Path(out).expanduser()
+    page.parent.mkdir(parents=True, exist_ok=True)
+    src_for = embedded_src(results) if embed else linked_src(results, page)
+    text = render_report(results, src_for, heatmaps, max_frames)
+    tmp = page.with_name(f".{page.name}.part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, page)
+    return page

@@ -1,0 +1,105 @@
+"""CSV tables of score results: one row per frame, one row per burst (spreadsheet-friendly)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from components.results.records import ScoreResults
+
+FRAME_COLUMNS = (
+    "file", "burst", "burst_size", "probability", "burst_probability", "verdict",
+    "boxes", "top_box_score", "box_list", "failure",
+)  # fmt: skip
+BURST_COLUMNS = (
+    "burst", "frames", "first_file", "last_file", "burst_probability", "max_probability",
+    "verdict", "animal_frames", "candidate_frames", "empty_frames", "boxes",
+)  # fmt: skip
+
+
+def _number(value: Any) -> str:
+    return "" if value is None else f"{float(value):.6g}"
+
+
+def frame_rows(results: ScoreResults) -> list[dict[str, str]]:
+    """One row per scored frame (boxes as ``x0 y0 x1 y1 score`` joined by ``;``), then failures."""
+    rows = []
+    for record in results.images:
+        boxes = record.get("boxes", [])
+        rows.append(
+            {
+                "file": record["path"],
+                "burst": record.get("burst", ""),
+                "burst_size": str(record.get("burst_size", "")),
+                "probability": _number(record.get("probability")),
+                "burst_probability": _number(record.get("burst_probability")),
+                "verdict": record["verdict"],
+                "boxes": str(len(boxes)),
+                "top_box_score": _number(max((b["score"] for b in boxes), default=None)),
+                "box_list": ";".join(
+                    " ".join(f"{v:.1f}" for v in b["bbox"]) + f" {b['score']:.4f}" for b in boxes
+                ),
+                "failure": "",
+            }
+        )
+    for failure in results.failures:
+        row = dict.fromkeys(FRAME_COLUMNS, "")
+        row.update(file=failure["path"], verdict="failed", failure=failure.get("reason", ""))
+        rows.append(row)
+    return rows
+
+
+def burst_rows(results: ScoreResults) -> list[dict[str, str]]:
+    """One row per burst: its frames, probabilities, verdict and box count."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in results.images:
+        groups[record.get("burst") or record["path"]].append(record)
+    rows = []
+    for burst, frames in groups.items():
+        verdicts = [f["verdict"] for f in frames]
+        probabilities = [f["probability"] for f in frames if "probability" in f]
+        verdict = (
+            "animal" if "animal" in verdicts else ("review" if "candidate" in verdicts else "empty")
+        )
+        rows.append(
+            {
+                "burst": burst,
+                "frames": str(len(frames)),
+                "first_file": frames[0]["path"],
+                "last_file": frames[-1]["path"],
+                "burst_probability": _number(frames[0].get("burst_probability")),
+                "max_probability": _number(max(probabilities, default=None)),
+                "verdict": verdict,
+                "animal_frames": str(verdicts.count("animal")),
+                "candidate_frames": str(verdicts.count("candidate")),
+                "empty_frames": str(verdicts.count("empty")),
+                "boxes": str(sum(len(f.get("boxes", [])) for f in frames)),
+            }
+        )
+    return rows
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def write_tables(results: ScoreResults, frames_csv: Path, bursts_csv: Path) -> None:
+    """Write the per-frame and per-burst CSV files (atomically)."""
+    _write_csv(frames_csv, FRAME_COLUMNS, frame_rows(results))
+    _write_csv(bursts_csv, BURST_COLUMNS, burst_rows(results))
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write a JSON document atomically."""
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
