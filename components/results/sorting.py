@@ -53,9 +53,7 @@ def _remove_previous(into: Path) -> None:
         ) from None
     for rel in made:
         path = into / rel
-        if _inside(path.parent.resolve(), into.resolve()) and (
-            path.is_symlink() or path.is_file()
-        ):
+        if _inside(path.parent.resolve(), into.resolve()) and (path.is_symlink() or path.is_file()):
             path.unlink()
     manifest.unlink()
 
