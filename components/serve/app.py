@@ -16,6 +16,7 @@ from components.serve.metrics import ServeMetrics, create_metrics
 from components.serve.middleware import RequestContextMiddleware, configure_logging
 from components.serve.models import LoadedModel, ModelManager
 from components.serve.probes import health
+from components.serve.report import report
 from components.serve.routes import v1
 from components.serve.settings import ServeSettings
 
@@ -86,6 +87,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health)
     app.include_router(v1)
+    app.include_router(report)
     origins = serve_settings.cors_origin_list
     if origins:
         from fastapi.middleware.cors import CORSMiddleware

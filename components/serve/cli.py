@@ -14,12 +14,21 @@ def serve(
     model: str | None = typer.Option(None, "--model", help="Classifier URI or local path."),
     detector: str | None = typer.Option(None, "--detector", help="Detector URI or local path."),
     log_level: str = typer.Option("info", help="Log level (debug, info, warning, error)."),
+    report: str | None = typer.Option(
+        None, "--report", help="Results JSON of `nolabel score` to show at /report."
+    ),
 ) -> None:
     """Serve predictions over HTTP until interrupted (see GET /docs for the API)."""
     from components.serve.step import ServeParams, run
 
     params = ServeParams(
-        host=host, port=port, workers=workers, model=model, detector=detector, log_level=log_level
+        host=host,
+        port=port,
+        workers=workers,
+        model=model,
+        detector=detector,
+        log_level=log_level,
+        report=report,
     )
     emit(run(params))
 

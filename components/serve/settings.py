@@ -73,6 +73,9 @@ class ServeSettings(BaseSettings):
         32_768, ge=1024, description="Most bytes of request line and headers; more: 400."
     )
     max_headers: int = Field(100, ge=10, description="Most header fields in a request; more: 431.")
+    report_results: str | None = Field(
+        None, description="Results JSON of `nolabel score` shown at /report (none: 404)."
+    )
     log_level: str = Field("info", description="Level of the JSON access/application log.")
 
     @property

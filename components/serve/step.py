@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +21,9 @@ class ServeParams(BaseModel):
     model: str | None = Field(None, description="Classifier URI (sets NOLABEL_CLASSIFIER_MODEL).")
     detector: str | None = Field(None, description="Detector URI (sets NOLABEL_DETECTOR_MODEL).")
     log_level: str = Field("info", description="uvicorn and access log level.")
+    report: str | None = Field(
+        None, description="Results JSON shown at /report (sets NOLABEL_SERVE_REPORT_RESULTS)."
+    )
 
 
 class ServeResult(BaseModel):
@@ -46,6 +50,8 @@ def run(params: ServeParams) -> ServeResult:
         os.environ["NOLABEL_CLASSIFIER_MODEL"] = params.model
     if params.detector:
         os.environ["NOLABEL_DETECTOR_MODEL"] = params.detector
+    if params.report:
+        os.environ["NOLABEL_SERVE_REPORT_RESULTS"] = str(Path(params.report).expanduser().resolve())
     os.environ.setdefault("NOLABEL_SERVE_LOG_LEVEL", params.log_level)
     get_settings.cache_clear()
     received: list[str] = []
