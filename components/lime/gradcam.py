@@ -56,6 +56,13 @@ def activation_map(image: np.ndarray, classifier) -> np.ndarray:
     return np.tensordot(classifier.coefficients.astype(np.float64), features, axes=(0, 0))
 
 
+def cam_cells(shape: tuple[int, ...], height: int, width: int) -> np.ndarray:
+    """height×width map of the index of the activation-map cell each pixel falls in."""
+    rows = np.minimum(np.arange(height) * shape[0] // height, shape[0] - 1)
+    cols = np.minimum(np.arange(width) * shape[1] // width, shape[1] - 1)
+    return (rows[:, None] * shape[1] + cols[None, :]).astype(np.int32)
+
+
 def gradcam_explanation(image: np.ndarray, classifier, params: LimeParams) -> Explanation:
     """Boxes around the strongest evidence (``params.cam_cut`` of the map's range and above)."""
     from PIL import Image
@@ -90,9 +97,7 @@ def gradcam_explanation(image: np.ndarray, classifier, params: LimeParams) -> Ex
     ]
     for box, mask in zip(boxes, box_masks(full, boxes), strict=True):
         box["segmentation"] = mask
-    rows = np.minimum(np.arange(height) * cam.shape[0] // height, cam.shape[0] - 1)
-    cols = np.minimum(np.arange(width) * cam.shape[1] // width, cam.shape[1] - 1)
-    cells = (rows[:, None] * cam.shape[1] + cols[None, :]).astype(np.int32)
+    cells = cam_cells(cam.shape, height, width)
     logit = float(cam.mean() + classifier.intercept)
     return Explanation(
         boxes=boxes,

@@ -91,6 +91,7 @@ def draw_overlays(records, tasks, config, directory: Path, count: int) -> list[P
     from components.common.images import decode_image, to_array
     from components.common.store import open_store
     from components.lime.explain import Explanation, _upsample, resize_long_side, segment
+    from components.lime.gradcam import cam_cells
     from components.lime.overlay import heatmap_png
 
     by_sha = {task["sha256"]: task for task in tasks}
@@ -101,8 +102,12 @@ def draw_overlays(records, tasks, config, directory: Path, count: int) -> list[P
         task = by_sha[record["sha256"]]
         data = task["data"] if task.get("data") is not None else store.get_bytes(task["key"])
         image = to_array(decode_image(bytes(data), config.max_pixels))
-        work = resize_long_side(image, config.lime.score_size, config.lime.square)
-        segments = _upsample(segment(work, config.lime, record["seed"]), *image.shape[:2])
+        if config.localizer == "gradcam":  # a square activation map, one weight per cell
+            side = int(round(len(record["weights"]) ** 0.5))
+            segments = cam_cells((side, side), *image.shape[:2])
+        else:
+            work = resize_long_side(image, config.lime.score_size, config.lime.square)
+            segments = _upsample(segment(work, config.lime, record["seed"]), *image.shape[:2])
         explanation = Explanation(
             boxes=record["boxes"],
             weights=np.asarray(record["weights"]),

@@ -72,3 +72,28 @@ def test_pixels_classifier_is_refused(tmp_path):
     )  # fmt: skip
     with pytest.raises(InputError, match="CNN"):
         activation_map(images[0], ImageClassifier.from_dir(tmp_path / "c"))
+
+
+def test_overlays_of_gradcam_records_use_the_map_cells(classifier, tmp_path):
+    """The explain step's overlay PNGs of Grad-CAM boxes (it once recomputed LIME superpixels
+    for them and failed on the weight count)."""
+    from PIL import Image
+
+    from components.common.images import encode_jpeg
+    from components.lime.explain import LimeParams
+    from components.lime.gradcam import gradcam_explanation
+    from components.lime.job import JobConfig
+    from components.lime.outputs import draw_overlays
+
+    image = _frame(np.random.default_rng(4), (20, 30))
+    explanation = gradcam_explanation(image, classifier, LimeParams())
+    record = {
+        "status": "explained", "sha256": "ab" * 32, "file_name": "x.jpg", "seed": 1,
+        **{k: v for k, v in explanation.to_record().items() if k != "timings"},
+    }  # fmt: skip
+    for box in record["boxes"]:
+        box.pop("segmentation", None)
+    task = {"sha256": record["sha256"], "data": encode_jpeg(Image.fromarray(image))}
+    config = JobConfig(model_uri="unused", lime=LimeParams(), localizer="gradcam", parts_prefix="p")
+    (written,) = draw_overlays([record], [task], config, tmp_path, count=1)
+    assert written.read_bytes()[:4] == b"\x89PNG"
