@@ -9,31 +9,7 @@ from typing import Any
 import typer
 
 from components.common.cli import emit
-
-DEMO_DATASET = "demo"
-
-
-def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any]:
-    """Small CPU-friendly settings for the offline demo: 48 synthetic photos, one classifier
-    variant at 128 px, 48 LIME samples in-process, 2 detector epochs at 192 px."""
-    return {
-        "dataset": dataset,
-        "provider": "demo",
-        "positive": ["snow leopard"],
-        "negative": ["mountainside", "goat"],
-        "pages": 1,
-        "per_page": 24,
-        "backbone": "efficientnet-lite0",
-        "variants": ["cut1"],
-        "lime_samples": 48,
-        "epochs": 2,
-        "image_size": 192,
-        "promote": promote,
-        "crawl_options": {"negative_per_query": 12},
-        "train_options": {"input_size": 128},
-        "explain_options": {"spark": False, "overlays": 4, "lime": {"score_size": 128}},
-        "detect_options": {"overlays": 4},
-    }
+from flows.demo import DEMO_DATASET
 
 
 def run_build_detector(values: dict[str, Any]) -> dict[str, Any]:
@@ -50,30 +26,6 @@ def run_build_detector(values: dict[str, Any]) -> dict[str, Any]:
     params = PipelineParams.model_validate(values)
     start_temporary_server()
     return build_detector(params=params)
-
-
-def where_to_look(summary: dict[str, Any], seconds: float) -> str:
-    """The demo's closing note: where the runs, models and service are."""
-    from components.common.settings import get_settings
-    from flows.report import run_link
-
-    settings = get_settings()
-    lines = [f"\nnolabel demo finished in {seconds:.0f} s.", ""]
-    lines.append(f"MLflow runs ({settings.tracking_uri}; open the UI with `make mlflow-ui`):")
-    for step, run_id in summary.get("mlflow_runs", {}).items():
-        lines.append(f"  {step:<8} {run_link(run_id, settings)}")
-    lines.append("Registered models:")
-    for info in summary.get("models", {}).values():
-        lines.append(f"  {info['name']} version {info['version']}  →  {info['uri']}")
-    lines += [
-        "Serve them (REST, models from the registry):",
-        "  nolabel serve --port 8000",
-        "  curl -F file=@photo.jpg http://127.0.0.1:8000/v1/predict",
-        "Score a folder:  nolabel score --images DIR --out results.json",
-        "Flow runs and their artifacts: `make ui`, then http://127.0.0.1:4200/runs",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def pipeline(
@@ -130,12 +82,15 @@ def demo(
     dataset: str = typer.Option(DEMO_DATASET, help="Dataset name for the demo images."),
     promote: bool = typer.Option(True, help="Make the demo models the production models."),
 ) -> None:
-    """Run the pipeline offline on synthetic demo photos (CPU, a few minutes)."""
+    """Run the method offline on synthetic photos, score a held-out card, write report.html."""
+    from flows.demo import closing_note, run_demo
+
     started = time.monotonic()
-    summary = run_build_detector(demo_params(dataset, promote))
-    sys.stderr.write(where_to_look(summary, time.monotonic() - started))
+    outcome = run_demo(dataset, promote)
+    sys.stderr.write(closing_note(outcome, time.monotonic() - started))
     sys.stderr.flush()
-    emit(summary)
+    keys = ("dataset", "models", "mlflow_runs", "held_out", "report", "log")
+    emit({**{k: outcome.get(k) for k in keys}, "score": outcome["score"]["out"]})
 
 
 def register(app: typer.Typer) -> None:

@@ -150,7 +150,8 @@ def _run_demo_flow(home: Path) -> dict:
         PYTHONUNBUFFERED="1",
     )
     script = (
-        "import json; from flows.cli import demo_params, run_build_detector; "
+        "import json; from flows.cli import run_build_detector; "
+        "from flows.demo import demo_params; "
         "result = run_build_detector(demo_params(promote=False)); "
         "print(json.dumps({'steps': sorted(result['steps']), 'models': result['models']}))"
     )
