@@ -152,7 +152,8 @@ def _run_demo_flow(home: Path) -> dict:
     script = (
         "import json; from flows.cli import run_build_detector; "
         "from flows.demo import demo_params; "
-        "result = run_build_detector(demo_params(promote=False)); "
+        "small = {'per_page': 24, 'epochs': 2, 'crawl_options': {'negative_per_query': 12}}; "
+        "result = run_build_detector({**demo_params(promote=False), **small}); "
         "print(json.dumps({'steps': sorted(result['steps']), 'models': result['models']}))"
     )
     done = subprocess.run(

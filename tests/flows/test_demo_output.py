@@ -7,11 +7,14 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from flows.demo import STAGES, StageProgress, closing_note, quiet_output
 from flows.demo_card import write_demo_card
+from tests.conftest import REPO_ROOT
 
 
 def test_libraries_and_children_write_to_the_log_not_the_terminal(tmp_path, capfd):
@@ -88,3 +91,30 @@ def test_the_demo_card_is_bursts_with_true_boxes(tmp_path):
     assert Image.open(tmp_path / frames[0]).size == (256, 192)
     again = tmp_path / "again"
     assert json.loads(write_demo_card(again, bursts=4, frames=3, seed=1).read_text()) == truth
+
+
+@pytest.mark.slow
+def test_nolabel_demo_as_a_newcomer_runs_it(nolabel_home):
+    """The real `nolabel demo`: at most 60 lines, a report of the held-out card, a named log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(NOLABEL_HOME=str(nolabel_home), PYTHONPATH=str(REPO_ROOT), COLUMNS="100")
+    done = subprocess.run(
+        [sys.executable, "-m", "components.cli", "demo"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    terminal = (done.stdout + done.stderr).replace("\r", "\n")
+    lines = [line for line in terminal.splitlines() if line.strip()]
+    assert len(done.stdout.splitlines()) + len(done.stderr.splitlines()) <= 60, terminal
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    report = Path(summary["report"])
+    assert report.is_file() and report.name == "report.html"
+    assert report.read_text().count('class="frame ') == 36  # every frame of the held-out card
+    log = Path(summary["log"])
+    assert log.is_file() and "mmengine" in log.read_text()  # the libraries' output went there
+    assert 0.0 <= summary["held_out"]["gt_ap50"] <= 1.0
+    assert any("AP50" in line for line in lines) and str(report) in terminal
