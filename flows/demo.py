@@ -25,7 +25,7 @@ def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, 
     """CPU-friendly settings for the offline demo (~3 min on 2 cores): 60 synthetic photos of
     the animal and 60 without, one classifier variant at 128 px, 100 LIME samples in-process
     with the ``relative`` box rule (the synthetic animal is one strong region), 8 detector
-    epochs at 192 px and lr 0.002 (0.01 diverged on batches of 4)."""
+    epochs at 192 px."""
     return {
         "dataset": dataset,
         "provider": "demo",
@@ -46,7 +46,7 @@ def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, 
             "overlays": 4,
             "lime": {"score_size": 128, "box_rule": "relative"},
         },
-        "detect_options": {"overlays": 4, "lr": 0.002},
+        "detect_options": {"overlays": 4},
     }
 
 
