@@ -59,15 +59,11 @@ def quiet_output(log_path: Path) -> Iterator[IO[str]]:
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1, encoding="utf-8")
-    with (
-        log_path.open("ab") as log,
-        open(log.fileno(), "w", buffering=1, encoding="utf-8", closefd=False) as text,
-    ):
+    with log_path.open("ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
-            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
-                yield terminal
+            yield terminal
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -108,15 +104,15 @@ class StageProgress(logging.Handler):
         self.lines.append(f"  {stage:<9} {seconds:6.1f} s  {note}".rstrip())
         self.bar.update(1)
 
-    def close(self) -> None:
+    def finish(self) -> None:
         self.bar.set_description_str("demo: done")
         self.bar.close()
-        super().close()
 
 
 def run_demo(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any]:
     """Build the detector, score the held-out card, write the report; a summary dict."""
     from components.common.settings import get_settings
+    from flows.server import stop_temporary_server
 
     home = get_settings().home
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -124,6 +120,7 @@ def run_demo(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any
     card = home / "demo-card"
     with quiet_output(log_path) as terminal:
         terminal.write(f"nolabel demo: logs in {log_path}\n")
+        _configure_prefect_logging()  # first: its set-up closes handlers made before it
         progress = StageProgress(terminal)
         task_logger = logging.getLogger("prefect.task_runs")
         task_logger.addHandler(progress)
@@ -135,9 +132,17 @@ def run_demo(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any
             raise
         finally:
             task_logger.removeHandler(progress)
-        progress.close()
+            stop_temporary_server()  # now, so its goodbye goes to the log
+        progress.finish()
         outcome.update(log=str(log_path), stage_lines=progress.lines)
     return outcome
+
+
+def _configure_prefect_logging() -> None:
+    from flows.server import set_prefect_defaults
+
+    set_prefect_defaults()
+    import prefect.main  # noqa: F401  (sets up Prefect's logging once, on import)
 
 
 def _stages(dataset: str, promote: bool, card: Path, progress: StageProgress) -> dict[str, Any]:

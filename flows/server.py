@@ -111,3 +111,12 @@ def start_temporary_server() -> str | None:
     server = _server_class()()  # registers itself as the default (port None) instance
     server.start()
     return server.api_url
+
+
+def stop_temporary_server() -> None:
+    """Stop the temporary server now instead of at exit (no-op when none runs)."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer._instances.get(None)
+    if server is not None:
+        server.stop()

@@ -32,7 +32,9 @@ figure{margin:0;width:360px}.pic{position:relative;line-height:0}
 .pic img{width:100%;height:auto}
 .pic svg,.pic .heat{position:absolute;left:0;top:0;width:100%;height:100%}
 .heat{opacity:.5;display:none}body.heat-on .heat{display:block}
-rect{fill:none;stroke:#0f0;stroke-width:3px;vector-effect:non-scaling-stroke}figcaption{font-size:.8rem;line-height:1.3;padding:.2rem}
+rect{fill:none;stroke:#0f0;stroke-width:3px;vector-effect:non-scaling-stroke}
+rect.weak{stroke-width:1.5px;stroke-dasharray:5 4;opacity:.7}
+figcaption{font-size:.8rem;line-height:1.3;padding:.2rem}
 .animal figcaption{background:#d8f5d0}.candidate figcaption{background:#fff2c2}
 .empty figcaption{background:#eee}.hidden{display:none}
 """
@@ -87,11 +89,14 @@ def embedded_src(results: ScoreResults) -> SrcFor:
 
 def _frame_html(record: dict[str, Any], src: str, heatmap: str | None) -> str:
     width, height = int(record["width"]), int(record["height"])
+    boxes = record.get("boxes", [])
+    best = max((b["score"] for b in boxes), default=0.0)
     rects = "".join(
-        f'<rect x="{b["bbox"][0]:.1f}" y="{b["bbox"][1]:.1f}" '
+        f'<rect class="{"weak" if b["score"] < 0.8 * best else "strong"}" '
+        f'x="{b["bbox"][0]:.1f}" y="{b["bbox"][1]:.1f}" '
         f'width="{b["bbox"][2] - b["bbox"][0]:.1f}" height="{b["bbox"][3] - b["bbox"][1]:.1f}">'
         f"<title>{b['score']:.2f}</title></rect>"
-        for b in record.get("boxes", [])
+        for b in boxes
     )
     p = record.get("probability")
     facts = [html.escape(record["path"]), record["verdict"]]

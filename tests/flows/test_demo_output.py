@@ -12,23 +12,34 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from flows.demo import STAGES, StageProgress, closing_note, quiet_output
+from flows.demo import STAGES, StageProgress, closing_note
 from flows.demo_card import write_demo_card
 from tests.conftest import REPO_ROOT
 
 
-def test_libraries_and_children_write_to_the_log_not_the_terminal(tmp_path, capfd):
+def test_libraries_and_children_write_to_the_log_not_the_terminal(tmp_path):
     log = tmp_path / "logs" / "demo.log"
-    with quiet_output(log) as terminal:
-        print("a library's print")
-        sys.stderr.write("a warning on stderr\n")
-        os.write(1, b"raw fd write\n")
-        subprocess.run([sys.executable, "-c", "print('a child process')"], check=True)
-        terminal.write("progress for people\n")
-    print("after the demo")
-    captured = capfd.readouterr()
-    assert captured.err == "progress for people\n"
-    assert captured.out == "after the demo\n"
+    script = f"""
+import os, subprocess, sys
+from flows.demo import quiet_output
+with quiet_output(__import__("pathlib").Path({str(log)!r})) as terminal:
+    print("a library's print")
+    sys.stderr.write("a warning on stderr\\n")
+    os.write(1, b"raw fd write\\n")
+    subprocess.run([sys.executable, "-c", "print('a child process')"], check=True)
+    terminal.write("progress for people\\n")
+print("after the demo")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        check=True,
+    )
+    assert done.stderr == "progress for people\n"
+    assert done.stdout == "after the demo\n"
     text = log.read_text()
     for line in ("a library's print", "a warning on stderr", "raw fd write", "a child process"):
         assert line in text
@@ -49,7 +60,7 @@ def test_stage_progress_follows_the_flow_log(tmp_path):
         logger.removeHandler(progress)
     progress.start("score")
     progress.done("score", "12 frames")
-    progress.close()
+    progress.finish()
     stream.close()
     assert progress.bar.n == 3 and progress.bar.total == len(STAGES)
     assert [line.split()[0] for line in progress.lines] == ["crawl", "train", "score"]
