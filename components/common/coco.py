@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from components.common.errors import InputError
+from components.common.files import write_text_atomic
 
 
 def load_coco(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -31,12 +32,7 @@ def load_coco(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def save_coco(data: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write COCO JSON atomically."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_text_atomic(path, json.dumps(data))
 
 
 def iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:

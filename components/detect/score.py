@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from components.common.errors import InputError
+from components.common.files import write_text_atomic
 from components.common.images import models_side, to_full_pixels
 from components.detect.policy import VERDICTS, finish_records
 from components.detect.scan import scan_folder
@@ -283,10 +284,7 @@ def _write_results(
         "images": images,
         "failures": failures,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, json.dumps(payload, indent=1))
     exports, crops = _write_exports(out, params)
     return ScoreResult(
         out=str(out),

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from components.common.errors import InputError
-
-VERDICTS = ("animal", "candidate", "empty")
+from components.detect.policy import VERDICTS
 
 
 @dataclass

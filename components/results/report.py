@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from components.common.files import write_text_atomic
 from components.results.records import VERDICTS, ScoreResults
 
 THUMB_SIDE = 360
@@ -232,10 +233,5 @@ def write_report(
 ) -> Path:
     """Write the page to ``out`` (atomically) and return its path."""
     page = Path(out).expanduser()
-    page.parent.mkdir(parents=True, exist_ok=True)
     src_for = embedded_src(results) if embed else linked_src(results, page)
-    text = render_report(results, src_for, heatmaps, max_frames)
-    tmp = page.with_name(f".{page.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, page)
-    return page
+    return write_text_atomic(page, render_report(results, src_for, heatmaps, max_frames))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from components.common.files import write_text_atomic
 from components.results.records import ScoreResults
 
 FRAME_COLUMNS = (
@@ -84,12 +85,11 @@ def burst_rows(results: ScoreResults) -> list[dict[str, str]]:
 
 
 def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def write_tables(results: ScoreResults, frames_csv: Path, bursts_csv: Path) -> None:
@@ -100,6 +100,4 @@ def write_tables(results: ScoreResults, frames_csv: Path, bursts_csv: Path) -> N
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
     """Write a JSON document atomically."""
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(document, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(document, indent=1))
