@@ -126,7 +126,7 @@ def classifier_figures(domain: str, records: list[dict], threshold: float) -> di
 def boxes_on_subset(boxes: Path, gt_path: Path) -> dict:
     """Mean IoU / CorLoc / AP50 of a COCO of boxes against the human boxes of the images it
     covers (the explain step's own ``--gt`` figures count every human-boxed image)."""
-    from components.common.coco import load_coco, score_boxes
+    from nolabel.components.common.coco import load_coco, score_boxes
 
     predicted, gt = load_coco(boxes), load_coco(gt_path)
     covered = {Path(img["file_name"]).name for img in predicted["images"]}
@@ -147,7 +147,7 @@ def localizer_option(args) -> dict:
 def localizer_figures(args, domain: str, classifier_uri: str, frames: Path) -> dict:
     """Mean IoU / CorLoc of the localizer's boxes on the boxed frames (explained regardless
     of the classifier's verdict: this measures where, not whether)."""
-    from components.lime.step import ExplainParams, run
+    from nolabel.components.lime.step import ExplainParams, run
 
     subset = args.cache / (
         f"{domain}-localize-{args.localizer}-{args.localizer_limit}-{args.localizer_max}"
@@ -189,7 +189,7 @@ def localizer_figures(args, domain: str, classifier_uri: str, frames: Path) -> d
 def score_figures(domain: str, results: dict, gt_path: Path) -> dict:
     """What ``score`` wrote: boxes on frames without the object, AP50 of the final boxes,
     per-burst share of frames whose top box hits the animal."""
-    from components.common.coco import iou_xywh, load_coco, score_boxes
+    from nolabel.components.common.coco import iou_xywh, load_coco, score_boxes
 
     images = results["images"]
     without = [r for r in images if r["path"].startswith("without/")]
@@ -235,15 +235,15 @@ def score_figures(domain: str, results: dict, gt_path: Path) -> dict:
 
 def run_domain(args, domain: str) -> dict:
     """The whole method on one domain; returns its figures."""
-    from components.crawl.step import CrawlParams
-    from components.crawl.step import run as crawl
-    from components.detect.score import ScoreParams, run_score
-    from components.detect.step import DetectTrainParams
-    from components.detect.step import run as detect_train
-    from components.lime.step import ExplainParams
-    from components.lime.step import run as explain
-    from components.transfer.step import TrainParams
-    from components.transfer.step import run as train
+    from nolabel.components.crawl.step import CrawlParams
+    from nolabel.components.crawl.step import run as crawl
+    from nolabel.components.detect.score import ScoreParams, run_score
+    from nolabel.components.detect.step import DetectTrainParams
+    from nolabel.components.detect.step import run as detect_train
+    from nolabel.components.lime.step import ExplainParams
+    from nolabel.components.lime.step import run as explain
+    from nolabel.components.transfer.step import TrainParams
+    from nolabel.components.transfer.step import run as train
 
     spec, figures = DOMAINS[domain], {"domain": domain}
     search = args.cache / f"{domain}-search"
@@ -270,7 +270,7 @@ def run_domain(args, domain: str) -> dict:
         )
     )  # fmt: skip
     results = json.loads(scores_path.read_text())
-    from components.transfer.classifier import load_classifier
+    from nolabel.components.transfer.classifier import load_classifier
 
     threshold = load_classifier(trained.model_uri).threshold
     figures.update(classifier_figures(domain, results["images"], threshold))
@@ -343,7 +343,7 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("NOLABEL_HOME", str(args.cache / "home"))
     if args.config is None:
-        from components.detect.config import DEFAULT_CONFIG
+        from nolabel.components.detect.config import DEFAULT_CONFIG
 
         args.config = DEFAULT_CONFIG
     domains = ("camtrap", "lion") if args.domain == "both" else (args.domain,)

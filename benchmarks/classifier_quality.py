@@ -4,7 +4,7 @@
 
 Builds a dataset in a temporary NOLABEL_HOME with the crawl step's offline ``folder`` provider
 over ../shared/data/webimages (falling back to writing the manifest directly if crawl is not
-available), runs ``nolabel train`` (``components.transfer.step.run``) and prints the comparison
+available), runs ``nolabel train`` (``transfer.step.run``) and prints the comparison
 table (markdown) and one JSON line with the result.
 """
 
@@ -26,8 +26,8 @@ DATA = ROOT.parent / "shared" / "data" / "webimages"
 def build_dataset(name: str) -> str:
     """Crawl lion-train vs random with the folder provider; return how it was built."""
     try:
-        from components.crawl.step import CrawlParams
-        from components.crawl.step import run as crawl
+        from nolabel.components.crawl.step import CrawlParams
+        from nolabel.components.crawl.step import run as crawl
     except ImportError:
         crawl = None
     if crawl is not None:
@@ -58,11 +58,11 @@ def main() -> None:
     parser.add_argument("--home", default=None, help="NOLABEL_HOME (default: a temp dir)")
     args = parser.parse_args()
     os.environ["NOLABEL_HOME"] = args.home or tempfile.mkdtemp(prefix="nolabel-quality-")
-    from components.transfer.step import TrainParams, run
+    from nolabel.components.transfer.step import TrainParams, run
 
     started = time.perf_counter()
-    from components.common.datasets import manifest_key
-    from components.common.store import open_store
+    from nolabel.components.common.datasets import manifest_key
+    from nolabel.components.common.store import open_store
 
     if open_store().exists(manifest_key("lions")):
         how = "dataset already in --home (reused)"

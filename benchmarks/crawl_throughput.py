@@ -144,7 +144,7 @@ def run_nolabel(port: int, count: int, concurrency: int, work: Path) -> dict:
     }
     started, cpu = time.perf_counter(), child_cpu()
     done = subprocess.run(
-        [sys.executable, "-m", "components.crawl", "run-json", json.dumps(params)],
+        [sys.executable, "-m", "nolabel.components.crawl", "run-json", json.dumps(params)],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -43,7 +43,7 @@ def classifier_dir(args) -> Path:
         return target
     from PIL import Image
 
-    from components.transfer.quick import train_classifier_from_arrays
+    from nolabel.components.transfer.quick import train_classifier_from_arrays
 
     def squashed(path: Path) -> np.ndarray:
         with Image.open(path) as image:
@@ -64,7 +64,7 @@ def classifier_dir(args) -> Path:
 
 def lime_boxes(args, classifier: Path) -> tuple[str, dict]:
     """LIME boxes on the first ``--lime-limit`` lion-train images (COCO path, LIME metrics)."""
-    from components.lime.step import ExplainParams, run
+    from nolabel.components.lime.step import ExplainParams, run
 
     subset = args.cache / f"lion-train-{args.lime_limit}"
     subset.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ def lime_boxes(args, classifier: Path) -> tuple[str, dict]:
 
 def lime_quality(boxes: str, gt_path: Path) -> dict:
     """mean IoU / CorLoc / AP50 of precomputed LIME boxes on the lion-train images they cover."""
-    from components.common.coco import load_coco, score_boxes
+    from nolabel.components.common.coco import load_coco, score_boxes
 
     lime, gt = load_coco(boxes), load_coco(gt_path)
     covered = {Path(img["file_name"]).name for img in lime["images"]}
@@ -111,8 +111,8 @@ def predict_latency(
     model_uri: str, images: list[Path], repeats: int = 1, image_size: int | None = None
 ) -> dict:
     """Single-image Detector.predict latency in ms (decoded image in, boxes out)."""
-    from components.common.images import load_rgb, to_array
-    from components.detect.predictor import load_detector
+    from nolabel.components.common.images import load_rgb, to_array
+    from nolabel.components.detect.predictor import load_detector
 
     detector = load_detector(model_uri, image_size=image_size)
     arrays = [to_array(load_rgb(p)) for p in images]
@@ -154,8 +154,8 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("NOLABEL_HOME", str(args.cache / "home"))
 
-    from components.detect.score import ScoreParams, run_score
-    from components.detect.step import DetectTrainParams, run
+    from nolabel.components.detect.score import ScoreParams, run_score
+    from nolabel.components.detect.step import DetectTrainParams, run
 
     figures: dict = {"cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0]}
     classifier = classifier_dir(args)

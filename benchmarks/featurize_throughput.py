@@ -29,8 +29,13 @@ def write_dataset(name: str, files: list[Path]) -> None:
     """A manifest + stored images, written directly (no crawl)."""
     import pandas as pd
 
-    from components.common.datasets import MANIFEST_COLUMNS, image_key, manifest_key, write_parquet
-    from components.common.store import open_store
+    from nolabel.components.common.datasets import (
+        MANIFEST_COLUMNS,
+        image_key,
+        manifest_key,
+        write_parquet,
+    )
+    from nolabel.components.common.store import open_store
 
     store = open_store()
     rows = []
@@ -49,9 +54,9 @@ def write_dataset(name: str, files: list[Path]) -> None:
 
 def in_process(keys: list[str], runtime: str, args) -> float:
     """Images/s of a plain batched loop: read + decode + features, all cores."""
-    from components.common.images import decode_image, to_array
-    from components.common.store import open_store
-    from components.transfer.runtime import FeatureExtractor
+    from nolabel.components.common.images import decode_image, to_array
+    from nolabel.components.common.store import open_store
+    from nolabel.components.transfer.runtime import FeatureExtractor
 
     store = open_store()
     extractor = FeatureExtractor(args.backbone, (args.cut,), args.input_size, runtime=runtime)
@@ -74,9 +79,9 @@ def main() -> None:
     parser.add_argument("--spark-master", default="local[*]")
     args = parser.parse_args()
     os.environ["NOLABEL_HOME"] = tempfile.mkdtemp(prefix="nolabel-bench-")
-    from components.common.datasets import read_manifest
-    from components.common.store import open_store
-    from components.transfer.featurize import featurize_dataset, spark_session
+    from nolabel.components.common.datasets import read_manifest
+    from nolabel.components.common.store import open_store
+    from nolabel.components.transfer.featurize import featurize_dataset, spark_session
 
     files = sorted((DATA / "lion-train").glob("*.jpg"))[: args.images // 2]
     files += sorted((DATA / "random").glob("*.jpg"))[: args.images - len(files)]

@@ -46,8 +46,8 @@ def load_squashed(path: Path, size: int) -> np.ndarray:
 
 def trained_classifier(cache: Path, data: Path):
     """The lion-vs-random classifier, trained once and cached in ``cache/classifier``."""
-    from components.transfer.classifier import ImageClassifier
-    from components.transfer.quick import train_classifier_from_arrays
+    from nolabel.components.transfer.classifier import ImageClassifier
+    from nolabel.components.transfer.quick import train_classifier_from_arrays
 
     model_dir = cache / "classifier"
     if (model_dir / "classifier.json").is_file():
@@ -67,7 +67,7 @@ def trained_classifier(cache: Path, data: Path):
 
 def box_quality(pred_boxes: dict[str, list[dict]], gt: dict) -> dict[str, float]:
     """mean IoU / CorLoc / AP50 of predicted boxes on the images in ``pred_boxes``."""
-    from components.common.coco import score_boxes
+    from nolabel.components.common.coco import score_boxes
 
     images = [img for img in gt["images"] if img["file_name"] in pred_boxes]
     ids = {img["id"] for img in images}
@@ -98,7 +98,7 @@ def run_lime_package(classifier, paths: list[Path]) -> tuple[dict, dict, list[fl
     """`lime` at its defaults: (top-5 mask boxes, nolabel-rule boxes, seconds per image)."""
     from lime.lime_image import LimeImageExplainer
 
-    from components.lime.boxes import boxes_from_weights
+    from nolabel.components.lime.boxes import boxes_from_weights
 
     def classifier_fn(batch: np.ndarray) -> np.ndarray:
         p = classifier.predict_proba(np.asarray(batch).astype(np.uint8))
@@ -130,16 +130,16 @@ def run_lime_package(classifier, paths: list[Path]) -> tuple[dict, dict, list[fl
 
 
 def load_image(path: Path):
-    from components.common.images import load_rgb
+    from nolabel.components.common.images import load_rgb
 
     return load_rgb(path)
 
 
 def run_nolabel(classifier, paths, params, with_floor: bool) -> tuple[dict, dict[str, float]]:
     """nolabel on ``paths``: (boxes per image, timing summary incl. the floor)."""
-    from components.lime.explain import explain_image, resize_long_side, segment
-    from components.lime.job import classifier_score_fn
-    from components.lime.perturb import compose, fill_image, sample_masks
+    from nolabel.components.lime.explain import explain_image, resize_long_side, segment
+    from nolabel.components.lime.job import classifier_score_fn
+    from nolabel.components.lime.perturb import compose, fill_image, sample_masks
 
     score_fn = classifier_score_fn(classifier)
     boxes, seconds, floors, parts, r2 = {}, [], [], [], []
@@ -180,10 +180,10 @@ def sweep_shared_scores(classifier, paths, base, sample_counts, fit_variants) ->
     The first n rows of a seeded draw of N masks are exactly the draw for n, so each image is
     scored once at max(sample_counts) and every smaller count reuses a prefix of those scores.
     """
-    from components.lime.boxes import boxes_from_weights
-    from components.lime.explain import fit_weights, resize_long_side, segment
-    from components.lime.job import classifier_score_fn
-    from components.lime.perturb import fill_image, sample_masks, score_masks
+    from nolabel.components.lime.boxes import boxes_from_weights
+    from nolabel.components.lime.explain import fit_weights, resize_long_side, segment
+    from nolabel.components.lime.job import classifier_score_fn
+    from nolabel.components.lime.perturb import fill_image, sample_masks, score_masks
 
     score_fn = classifier_score_fn(classifier)
     largest = max(sample_counts)
@@ -258,8 +258,8 @@ def main() -> None:
 
     args.cache.mkdir(parents=True, exist_ok=True)
     os.environ["NOLABEL_HOME"] = str(args.cache / "home")  # ONNX export cached there
-    from components.common.coco import load_coco
-    from components.lime.explain import LimeParams
+    from nolabel.components.common.coco import load_coco
+    from nolabel.components.lime.explain import LimeParams
 
     classifier = trained_classifier(args.cache, args.data)
     gt = load_coco(args.data / "lion-test.coco.json")

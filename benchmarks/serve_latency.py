@@ -106,7 +106,7 @@ def run_loadgen(spec_path: str) -> None:
 
 # -- models -------------------------------------------------------------------------------------
 def _registered(name: str) -> bool:
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     tracking.configure()
     return any(tracking.alias_version(name, a) for a in ("production", "candidate"))
@@ -114,7 +114,7 @@ def _registered(name: str) -> bool:
 
 def prepare_models(args: argparse.Namespace) -> dict[str, str]:
     """Env for the server: NOLABEL_HOME with registered models, training what is missing."""
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     os.environ.setdefault("NOLABEL_HOME", tempfile.mkdtemp(prefix="nolabel-bench-"))
     get_settings.cache_clear()
@@ -131,13 +131,13 @@ def prepare_models(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _arrays(paths: list[Path]) -> list[np.ndarray]:
-    from components.common.images import load_rgb, to_array
+    from nolabel.components.common.images import load_rgb, to_array
 
     return [to_array(load_rgb(p)) for p in paths]
 
 
 def train_classifier(count: int) -> None:
-    from components.transfer.quick import train_classifier_from_arrays
+    from nolabel.components.transfer.quick import train_classifier_from_arrays
 
     positives = sorted((WEBIMAGES / "lion-train").glob("*.jpg"))[:count]
     negatives = sorted((WEBIMAGES / "random").glob("*.jpg"))[:count]
@@ -153,7 +153,7 @@ def train_detector(count: int) -> bool:
     try:
         import mmdet  # noqa: F401
 
-        from components.detect.step import DetectTrainParams, run
+        from nolabel.components.detect.step import DetectTrainParams, run
     except ImportError:
         print("detect step not installed: /v1/predict is not measured", file=sys.stderr)
         return False
@@ -187,7 +187,8 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     full_env = {**os.environ, **env, "NOLABEL_MODEL_REFRESH_SECONDS": "0"}
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "components.serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "nolabel.components.serve"]
+            + ["--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO, env=full_env, stdout=subprocess.DEVNULL, stderr=stderr,
         )  # fmt: skip
     wait_for_port(port, timeout=300, process=process)

@@ -6,18 +6,18 @@ import importlib
 
 import typer
 
-from components.common.cli import new_app, run_app
+from nolabel.components.common.cli import new_app, run_app
 
 # Each module exposes ``register(app)`` adding its subcommands to the top-level app.
 STEP_CLI_MODULES = (
-    "components.crawl.cli",
-    "components.transfer.cli",
-    "components.lime.cli",
-    "components.detect.cli",
-    "components.serve.cli",
-    "components.results.cli",
-    "flows.cli",
-    "components.common.commands",
+    "nolabel.components.crawl.cli",
+    "nolabel.components.transfer.cli",
+    "nolabel.components.lime.cli",
+    "nolabel.components.detect.cli",
+    "nolabel.components.serve.cli",
+    "nolabel.components.results.cli",
+    "nolabel.flows.cli",
+    "nolabel.components.common.doctor",
 )
 
 

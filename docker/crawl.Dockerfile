@@ -1,4 +1,4 @@
-# nolabel crawl step image: `python -m components.crawl <command> ...` (flows: run-json PARAMS).
+# nolabel crawl step image: `python -m nolabel.components.crawl <command> ...` (flows: run-json PARAMS).
 # Build from the repo root: docker build -f docker/crawl.Dockerfile -t nolabel/crawl:TAG .
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
@@ -49,8 +49,8 @@ RUN groupadd --gid 10001 nolabel \
     && mkdir -p /var/lib/nolabel \
     && chown 10001:10001 /var/lib/nolabel
 COPY --from=builder /opt/venv /opt/venv
-RUN python -m components.crawl --help > /dev/null
+RUN python -m nolabel.components.crawl --help > /dev/null
 WORKDIR /home/nolabel
 USER 10001:10001
-ENTRYPOINT ["python", "-m", "components.crawl"]
+ENTRYPOINT ["python", "-m", "nolabel.components.crawl"]
 CMD ["--help"]

@@ -55,8 +55,8 @@ RUN groupadd --gid 10001 nolabel \
     && mkdir -p /var/lib/nolabel \
     && chown 10001:10001 /var/lib/nolabel
 COPY --from=builder /opt/venv /opt/venv
-RUN python -c "import mmcv.ops, mmdet" && python -m components.detect --help > /dev/null
+RUN python -c "import mmcv.ops, mmdet" && python -m nolabel.components.detect --help > /dev/null
 WORKDIR /home/nolabel
 USER 10001:10001
-ENTRYPOINT ["python", "-m", "components.detect"]
+ENTRYPOINT ["python", "-m", "nolabel.components.detect"]
 CMD ["--help"]

@@ -1,4 +1,4 @@
-# nolabel REST service image: `python -m components.serve` (uvicorn + the app factory), CPU only.
+# nolabel REST service image: `python -m nolabel.components.serve` (uvicorn + the app factory), CPU only.
 # It loads the classifier and the detector, so it carries CPU torch, mmcv 2.1.0 (ops compiled in
 # the builder stage against that torch) and mmdet 3.3.
 #   docker run -p 8000:8000 -e NOLABEL_API_TOKEN=... nolabel/serve:TAG
@@ -72,8 +72,8 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /home/nolabel
 USER 10001:10001
 # The smoke import runs as the user the container runs as, and leaves no cache behind.
-RUN python -c "import cv2, mmcv.ops, mmdet, torch, uvicorn; import components.serve.app" \
-    && python -m components.detect --help > /dev/null \
+RUN python -c "import cv2, mmcv.ops, mmdet, torch, uvicorn; import nolabel.components.serve.app" \
+    && python -m nolabel.components.detect --help > /dev/null \
     && rm -rf /tmp/.cache /tmp/matplotlib
 
 # ---- detect-cpu: detector train / eval / score on CPU (`--target detect-cpu`; the CUDA image
@@ -82,7 +82,7 @@ FROM cpu-runtime AS detect-cpu
 LABEL org.opencontainers.image.title="nolabel-detect" \
       org.opencontainers.image.description="nolabel detector training, evaluation and scoring (CPU)" \
       org.opencontainers.image.licenses="MIT"
-ENTRYPOINT ["python", "-m", "components.detect"]
+ENTRYPOINT ["python", "-m", "nolabel.components.detect"]
 CMD ["--help"]
 
 # ---- runtime: the REST service (the default target) ------------------------------------------
@@ -98,5 +98,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 # `nolabel serve`: uvicorn with the service's own client timeouts and header limits
 # (components/serve/protocol.py), proxy headers on, 30 s graceful shutdown.
-ENTRYPOINT ["python", "-m", "components.serve"]
+ENTRYPOINT ["python", "-m", "nolabel.components.serve"]
 CMD ["--host", "0.0.0.0", "--port", "8000"]

@@ -1,9 +1,9 @@
 # nolabel Spark image, shared by two steps: transfer (train/classify) and lime (explain).
 # Python 3.11 + JRE 17 + pyspark + CPU torch. The entrypoint is `python -m`; the first argument
 # names the step module:
-#   docker run nolabel/spark:TAG components.transfer run-json '{"dataset": "lion"}'
-#   docker run nolabel/spark:TAG components.lime run-json @params.json
-# (Kubernetes Jobs may equally set command: ["python", "-m", "components.lime", "run-json", ...].)
+#   docker run nolabel/spark:TAG nolabel.components.transfer run-json '{"dataset": "lion"}'
+#   docker run nolabel/spark:TAG nolabel.components.lime run-json @params.json
+# (Kubernetes Jobs may equally set command: ["python", "-m", "nolabel.components.lime", "run-json", ...].)
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 ARG JRE_IMAGE=eclipse-temurin:17.0.13_11-jre-jammy
 
@@ -66,9 +66,9 @@ RUN apt-get update \
 COPY --from=jre /opt/java/openjdk /opt/java/openjdk
 COPY --from=builder /opt/venv /opt/venv
 RUN java -version \
-    && python -m components.transfer --help > /dev/null \
-    && python -m components.lime --help > /dev/null
+    && python -m nolabel.components.transfer --help > /dev/null \
+    && python -m nolabel.components.lime --help > /dev/null
 WORKDIR /home/nolabel
 USER 10001:10001
 ENTRYPOINT ["python", "-m"]
-CMD ["components.transfer", "--help"]
+CMD ["nolabel.components.transfer", "--help"]

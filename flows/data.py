@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from components.common.datasets import dataset_prefix
-from components.common.errors import InputError
-from components.common.images import IMAGE_SUFFIXES
-from components.common.settings import Settings, get_settings
-from components.common.store import ArtifactStore, LocalStore, open_store
+from nolabel.components.common.datasets import images_prefix, truth_key
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.images import IMAGE_SUFFIXES
+from nolabel.components.common.settings import Settings, get_settings
+from nolabel.components.common.store import ArtifactStore, LocalStore, open_store
 
 
 def flow_dir(name: str, settings: Settings | None = None) -> Path:
@@ -51,14 +51,14 @@ def local_prefix(store: ArtifactStore, prefix: str, settings: Settings | None = 
 def dataset_images_dir(dataset: str, settings: Settings | None = None) -> Path:
     """Local directory of a dataset's images."""
     settings = settings or get_settings()
-    return local_prefix(open_store(settings), f"{dataset_prefix(dataset)}/images", settings)
+    return local_prefix(open_store(settings), images_prefix(dataset), settings)
 
 
 def dataset_truth_path(dataset: str, settings: Settings | None = None) -> Path | None:
     """Local copy of the dataset's true boxes (the demo provider writes them), or None."""
     settings = settings or get_settings()
     store = open_store(settings)
-    key = f"{dataset_prefix(dataset)}/truth.coco.json"
+    key = truth_key(dataset)
     if not store.exists(key):
         return None
     if isinstance(store, LocalStore):

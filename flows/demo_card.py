@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from components.crawl.demo_render import render
+from nolabel.components.crawl.demo_render import render
 
 SEED_BASE = 7_000_000  # far from the crawl's hashed seeds
 WIDTH, HEIGHT, MARGIN = 256, 192, 12

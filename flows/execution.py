@@ -2,7 +2,7 @@
 
 Whatever the mode, a step gets its params as JSON and gives back its result as JSON: in-process
 the params go through the same JSON round trip a container sees, and a container's result is the
-last line of its stdout (``components.common.cli.emit``). The container and Job specs are built
+last line of its stdout (``common.cli.emit``). The container and Job specs are built
 by pure functions (:func:`docker_container_spec`, :func:`kubernetes_job_manifest`) so they can
 be checked without an engine.
 """
@@ -18,9 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from components.common.errors import ConfigurationError, NolabelError
-from components.common.settings import Settings, get_settings
-from flows.steps import StepTarget, get_step
+from nolabel.components.common.contracts import Step
+from nolabel.components.common.errors import ConfigurationError, NolabelError
+from nolabel.components.common.settings import Settings, get_settings
+from nolabel.flows.steps import get_step
 
 # Settings forwarded to a Kubernetes Job as references to a Secret, never as values.
 SECRET_ENV = (
@@ -49,15 +50,15 @@ def params_json(params: BaseModel | Mapping[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def image_ref(target: StepTarget, settings: Settings) -> str:
+def image_ref(target: Step, settings: Settings) -> str:
     """``registry/image:tag`` of a step's image."""
     registry = settings.image_registry.rstrip("/")
     return f"{registry}/{target.image}:{settings.image_tag}"
 
 
-def container_command(target: StepTarget, payload: str) -> tuple[list[str], list[str]]:
+def container_command(target: Step, payload: str) -> tuple[list[str], list[str]]:
     """Entrypoint and arguments that run the step on ``payload`` in its image."""
-    return ["python", "-m", target.module], [target.command, payload]
+    return ["python", "-m", target.package], [target.json_command, payload]
 
 
 def parse_result(output: str | bytes) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def forwarded_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {k: v for k, v in sorted(environ.items()) if k.startswith(EXTRA_ENV_PREFIXES)}
 
 
-def _job_name(target: StepTarget, payload: str) -> str:
+def _job_name(target: Step, payload: str) -> str:
     digest = hashlib.sha256(payload.encode()).hexdigest()[:10]
     return re.sub(r"[^a-z0-9-]", "-", f"nolabel-{target.name}-{digest}")
 
@@ -222,8 +223,8 @@ def kubernetes_job_manifest(
 def run_local(step: str, params: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
     """Run the step's function in this process (params and result through JSON)."""
     target = get_step(step)
-    params_model = target.load_params_class().model_validate_json(params_json(params))
-    result = target.load_function()(params_model)
+    params_model = target.params.model_validate_json(params_json(params))
+    result = target(params_model)
     if isinstance(result, BaseModel):
         return json.loads(result.model_dump_json())
     return json.loads(json.dumps(result, default=str))

@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.common.datasets import check_name
-from components.common.errors import InputError
-
-PROVIDERS = ("demo", "folder", "openverse", "wikimedia", "inaturalist", "bing")
+from nolabel.components.common.datasets import check_name
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.names import ProviderName
+from nolabel.components.crawl.contract import MAX_PER_PAGE, PER_PAGE
+from nolabel.components.transfer.contract import Backbone
 
 
 class PipelineParams(BaseModel):
@@ -19,22 +20,22 @@ class PipelineParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str = Field(..., description="Dataset name in the store (letters, digits, ._-).")
-    provider: Literal["demo", "folder", "openverse", "wikimedia", "inaturalist", "bing"] = Field(
-        "demo", description="Image search provider."
-    )
+    provider: ProviderName = Field("demo", description="Image search provider.")
     positive: list[str] = Field(..., min_length=1, description="Positive-class search queries.")
     negative: list[str] = Field(default_factory=list, description="Negative-class queries.")
     random_negatives: int = Field(
         0, ge=0, le=100_000, description="Number of random-word negative queries."
     )
     pages: int = Field(1, ge=1, le=1000, description="Result pages per positive query.")
-    per_page: int = Field(20, ge=1, le=500, description="Images per page.")
+    per_page: int = Field(PER_PAGE, ge=1, le=MAX_PER_PAGE, description="Images per page.")
     folder_root: str | None = Field(None, description="Root directory of the folder provider.")
-    backbone: str = Field("efficientnet-lite0", description="Featurizer backbone.")
+    backbone: Backbone = Field("efficientnet-lite0", description="Featurizer backbone.")
     variants: list[str] | None = Field(
         None, description="Classifier variants to compare (None: the train step's default)."
     )
-    lime_samples: int = Field(300, ge=10, le=100_000, description="LIME samples per image.")
+    lime_samples: int | None = Field(
+        None, ge=10, le=100_000, description="LIME samples per image (default: the step's)."
+    )
     localizer: Literal["lime", "gradcam"] = Field(
         "lime", description="Where the object is: LIME or Grad-CAM (one forward pass)."
     )

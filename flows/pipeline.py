@@ -14,13 +14,15 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
-from components.common.datasets import dataset_prefix
-from components.common.settings import get_settings
-from components.common.store import open_store
-from flows import promotion, report
-from flows.data import dataset_truth_path, flow_dir
-from flows.params import PipelineParams
-from flows.tasks import crawl_task, detect_task, evaluate_task, explain_task, train_task
+from nolabel.components.common.datasets import images_prefix
+from nolabel.components.common.names import CANDIDATE, CLASSIFIER_MODEL, DETECTOR_MODEL, PRODUCTION
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
+from nolabel.flows import promotion, report
+from nolabel.flows.data import dataset_truth_path, flow_dir
+from nolabel.flows.params import PipelineParams
+from nolabel.flows.steps import CRAWL, DETECT, EVALUATE, EXPLAIN, TRAIN
+from nolabel.flows.tasks import crawl_task, detect_task, evaluate_task, explain_task, train_task
 
 
 def crawl_params(params: PipelineParams) -> dict[str, Any]:
@@ -56,9 +58,10 @@ def explain_params(
         "dataset": params.dataset,
         "model": train["model_uri"],
         "out": str(out),
-        "num_samples": params.lime_samples,
         "localizer": params.localizer,
     }
+    if params.lime_samples is not None:
+        values["lime"] = {"num_samples": params.lime_samples}
     if truth is not None:
         values["gt"] = str(truth)
     return {**values, **params.explain_options}
@@ -71,7 +74,7 @@ def detect_params(
     crawl's negatives (images with nothing to box), with a target on the user's
     confident-empty frames."""
     values: dict[str, Any] = {
-        "boxes": explain.get("coco_uri") or explain["coco_path"],
+        "boxes": explain["coco_uri"],
         "epochs": params.epochs,
         "image_size": params.image_size,
     }
@@ -89,7 +92,7 @@ def detect_params(
 def evaluate_params(model_uri: str, crawl: dict[str, Any]) -> dict[str, Any]:
     """DetectEvalParams: a detector against the dataset's true boxes (store URIs, so a container
     or Job reads them from the store too)."""
-    images = open_store().uri(f"{dataset_prefix(crawl['dataset'])}/images")
+    images = open_store().uri(images_prefix(crawl["dataset"]))
     return {"model": model_uri, "gt": crawl["truth_uri"], "images": images}
 
 
@@ -105,10 +108,10 @@ def promote_models(train: dict[str, Any], detect: dict[str, Any]) -> dict[str, A
     """Set alias ``production`` on the new classifier and detector versions."""
     return {
         "classifier": promotion.promote(
-            train.get("model_name") or promotion.CLASSIFIER_MODEL, train.get("model_version")
+            train.get("model_name") or CLASSIFIER_MODEL, train.get("model_version")
         ),
         "detector": promotion.promote(
-            detect.get("model_name") or promotion.DETECTOR_MODEL, detect.get("model_version")
+            detect.get("model_name") or DETECTOR_MODEL, detect.get("model_version")
         ),
     }
 
@@ -126,8 +129,21 @@ def model_entry(result: dict[str, Any], default_name: str, alias: str) -> dict[s
     }
 
 
+def check_step_params(params: PipelineParams) -> None:
+    """Every step's params checked before the crawl starts (a bad option fails in seconds, not
+    after an hour of crawling); values that only upstream steps produce are stood in for."""
+    crawl = CRAWL.check_params(crawl_params(params))
+    TRAIN.check_params(train_params(params))
+    train = {"model_uri": "models:/pending/1"}
+    EXPLAIN.check_params(explain_params(params, train, None))
+    DETECT.check_params(detect_params(params, {"coco_uri": "pending.coco.json"}, train))
+    evaluate = evaluate_params("models:/pending/1", {"dataset": crawl.dataset, "truth_uri": ""})
+    EVALUATE.check_params(evaluate)
+
+
 def run_pipeline_steps(params: PipelineParams) -> dict[str, dict[str, Any]]:
     """Run (or resume) crawl → train → explain → detect → evaluate; return every step result."""
+    check_step_params(params)
     salt = {"run_tag": params.run_tag} if params.run_tag else {}
     steps: dict[str, dict[str, Any]] = {}
     steps["crawl"] = crawl_task(step="crawl", params=crawl_params(params), upstream=salt)
@@ -160,14 +176,14 @@ def build_detector(params: PipelineParams) -> dict[str, Any]:
     logger = get_run_logger()
     started = time.monotonic()
     steps = run_pipeline_steps(params)
-    alias = "candidate"
+    alias = CANDIDATE
     promoted: dict[str, Any] = {}
     if params.promote:
         promoted = promote_models(steps["train"], steps["detect"])
-        alias = promotion.PRODUCTION
+        alias = PRODUCTION
     models = {
-        "classifier": model_entry(steps["train"], promotion.CLASSIFIER_MODEL, alias),
-        "detector": model_entry(steps["detect"], promotion.DETECTOR_MODEL, alias),
+        "classifier": model_entry(steps["train"], CLASSIFIER_MODEL, alias),
+        "detector": model_entry(steps["detect"], DETECTOR_MODEL, alias),
     }
     notes = [f"dataset `{params.dataset}` from provider `{params.provider}`"]
     if not params.promote:

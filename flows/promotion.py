@@ -5,11 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from components.common import tracking
-
-PRODUCTION = "production"
-CLASSIFIER_MODEL = "nolabel-classifier"
-DETECTOR_MODEL = "nolabel-detector"
+from nolabel.components.common import tracking
+from nolabel.components.common.names import PRODUCTION
 
 
 def promote(name: str, version: str | int | None) -> dict[str, Any]:

@@ -15,10 +15,11 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
-from flows import promotion, report
-from flows.params import RefreshParams, default_tag
-from flows.pipeline import evaluate_params, model_entry, run_pipeline_steps
-from flows.tasks import evaluate_task
+from nolabel.components.common.names import CANDIDATE, CLASSIFIER_MODEL, DETECTOR_MODEL, PRODUCTION
+from nolabel.flows import promotion, report
+from nolabel.flows.params import RefreshParams, default_tag
+from nolabel.flows.pipeline import evaluate_params, model_entry, run_pipeline_steps
+from nolabel.flows.tasks import evaluate_task
 
 
 def _production_metrics(name: str, version: str | None) -> dict[str, float]:
@@ -33,7 +34,7 @@ def _production_metrics(name: str, version: str | None) -> dict[str, float]:
 @task(name="compare-classifier", cache_policy=NONE, persist_result=False)
 def compare_classifier(train: dict[str, Any], metric: str, margin: float) -> dict[str, Any]:
     """Decide whether the new classifier replaces production."""
-    name = train.get("model_name") or promotion.CLASSIFIER_MODEL
+    name = train.get("model_name") or CLASSIFIER_MODEL
     current = promotion.production_version(name)
     return promotion.decide(
         name,
@@ -52,7 +53,7 @@ def compare_detector(
     """Decide whether the new detector replaces production: both scored on the same true boxes
     when the dataset has them, else on their held-out LIME-box metrics."""
     detect = steps["detect"]
-    name = detect.get("model_name") or promotion.DETECTOR_MODEL
+    name = detect.get("model_name") or DETECTOR_MODEL
     current = promotion.production_version(name)
     new_metrics, current_metrics = detect.get("metrics") or {}, _production_metrics(name, current)
     metric = params.detector_fallback_metric
@@ -95,10 +96,10 @@ def refresh(params: RefreshParams) -> dict[str, Any]:
     models = {}
     for kind, decision in decisions.items():
         result = steps["train"] if kind == "classifier" else steps["detect"]
-        default = promotion.CLASSIFIER_MODEL if kind == "classifier" else promotion.DETECTOR_MODEL
+        default = CLASSIFIER_MODEL if kind == "classifier" else DETECTOR_MODEL
         if decision["promote"]:
             promotion.promote(decision["model"], decision["new_version"])
-        alias = promotion.PRODUCTION if decision["promote"] else "candidate"
+        alias = PRODUCTION if decision["promote"] else CANDIDATE
         models[kind] = model_entry(result, default, alias)
         logger.info("%s: %s", kind, decision["reason"])
     notes = [

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from components.common.settings import Settings, get_settings
+from nolabel.components.common.settings import Settings, get_settings
 
 RUN_ID_FIELDS = ("run_id", "parent_run_id")
 
@@ -52,7 +52,7 @@ def run_link(run_id: str, settings: Settings | None = None) -> str:
     try:
         import mlflow
 
-        from components.common import tracking
+        from nolabel.components.common import tracking
 
         tracking.configure(settings)
         experiment = mlflow.MlflowClient().get_run(run_id).info.experiment_id

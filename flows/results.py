@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from components.common.store import ArtifactStore, open_store
-from flows.execution import params_json
+from nolabel.components.common.store import ArtifactStore, open_store
+from nolabel.flows.execution import params_json
 
 RESULTS_PREFIX = "flows/results"
 

@@ -9,12 +9,12 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
-from components.common.settings import get_settings
-from components.common.store import open_store
-from flows import report
-from flows.data import flow_dir, resolve_source
-from flows.params import ScoreFolderParams
-from flows.tasks import retry_on_transient, score_task
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
+from nolabel.flows import report
+from nolabel.flows.data import flow_dir, resolve_source
+from nolabel.flows.params import ScoreFolderParams
+from nolabel.flows.tasks import retry_on_transient, score_task
 
 
 @task(

@@ -10,11 +10,12 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
-from components.common.errors import NolabelError
-from components.common.settings import get_settings
-from components.common.store import open_store
-from flows.execution import execute_step
-from flows.results import load_result, result_key, save_result
+from nolabel.components.common.errors import NolabelError
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
+from nolabel.flows.execution import execute_step
+from nolabel.flows.results import load_result, result_key, save_result
+from nolabel.flows.steps import get_step
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
@@ -58,6 +59,11 @@ def retry_unless_user_error(task_: Any, task_run: Any, state: Any) -> bool:
     return exc is not None and not isinstance(exc, NolabelError | ValueError | TypeError)
 
 
+def checked_result(step: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's result read through its Result model (an error if it does not fit)."""
+    return get_step(step).check_result(dict(result)).model_dump(mode="json")
+
+
 def run_step_cached(
     step: str, params: Mapping[str, Any], upstream: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -70,9 +76,9 @@ def run_step_cached(
     finished = load_result(key, store)
     if finished is not None:
         logger.info("%s: already finished for these inputs, reusing %s", step, store.uri(key))
-        return finished
+        return checked_result(step, finished)
     logger.info("%s: running (%s execution)", step, settings.execution)
-    result = execute_step(step, params, settings)
+    result = checked_result(step, execute_step(step, params, settings))
     uri = save_result(key, step, params, result, store)
     logger.info("%s: finished, result saved to %s", step, uri)
     return result
@@ -81,7 +87,7 @@ def run_step_cached(
 def run_step_now(step: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """Run the step without result reuse (its inputs, e.g. a folder, may change between runs)."""
     get_run_logger().info("%s: running (%s execution)", step, get_settings().execution)
-    return execute_step(step, params)
+    return checked_result(step, execute_step(step, params))
 
 
 _COMMON = {"cache_policy": NONE, "persist_result": False}

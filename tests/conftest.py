@@ -47,7 +47,7 @@ def wait_for_port(
 @pytest.fixture(autouse=True)
 def nolabel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own NOLABEL_HOME and a local store unless it asks for S3."""
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     home = tmp_path / "nolabel-home"
     monkeypatch.setenv("NOLABEL_HOME", str(home))
@@ -92,7 +92,7 @@ def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh bucket on the loopback S3 server, with NOLABEL_S3_* pointing at it."""
     from minio import Minio
 
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     bucket = f"nolabel-{uuid.uuid4().hex[:12]}"
     Minio(s3_server, S3_ACCESS_KEY, S3_SECRET_KEY, secure=False).make_bucket(bucket)

@@ -3,7 +3,7 @@
 Started with pyspark's own ``bin/spark-class`` (``org.apache.spark.deploy.master.Master`` and
 ``...worker.Worker``), so it needs nothing beyond the virtualenv and a JRE 17. The worker's
 environment carries no ``NOLABEL_*`` variables: what executors know about the store and the
-tracking server must come from the driver (``components.common.spark.get_spark``), as on a
+tracking server must come from the driver (``nolabel.components.common.spark.get_spark``), as on a
 real multi-machine cluster.
 """
 

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 BURST_MODES = ("auto", "exif", "name", "folder", "none")
 BURST_METHODS = ("mean", "max", "top")

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from components.common.errors import InputError
-from components.common.files import write_text_atomic
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.files import write_text_atomic
 
 
 def load_coco(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.store import ArtifactStore
 
-from components.common.errors import InputError
-from components.common.store import ArtifactStore
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -48,9 +50,34 @@ def manifest_key(name: str) -> str:
     return f"{dataset_prefix(name)}/manifest.parquet"
 
 
+def images_prefix(name: str) -> str:
+    """Store prefix of a dataset's images."""
+    return f"{dataset_prefix(name)}/images"
+
+
 def image_key(name: str, sha256: str) -> str:
     """Store key of one image of a dataset."""
-    return f"{dataset_prefix(name)}/images/{sha256}.jpg"
+    return f"{images_prefix(name)}/{sha256}.jpg"
+
+
+def failures_key(name: str) -> str:
+    """Store key of a dataset's download failures."""
+    return f"{dataset_prefix(name)}/failures.parquet"
+
+
+def truth_key(name: str) -> str:
+    """Store key of a dataset's true boxes (COCO), when its provider has them."""
+    return f"{dataset_prefix(name)}/truth.coco.json"
+
+
+def features_key(name: str, variant: str) -> str:
+    """Store key of a dataset's cached features for one featurizer variant."""
+    return f"{dataset_prefix(name)}/features/{variant}.parquet"
+
+
+def lime_prefix(name: str) -> str:
+    """Store prefix of a dataset's LIME outputs."""
+    return f"{dataset_prefix(name)}/lime"
 
 
 def write_parquet(store: ArtifactStore, key: str, frame: pd.DataFrame) -> str:
@@ -66,6 +93,8 @@ def read_parquet(store: ArtifactStore, key: str) -> pd.DataFrame:
         data = store.get_bytes(key)
     except KeyError:
         raise InputError(f"{store.uri(key)} does not exist") from None
+    import pandas as pd  # heavy: only when a table is read
+
     return pd.read_parquet(io.BytesIO(data))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 DEFAULT_MAX_PIXELS = 50_000_000
 

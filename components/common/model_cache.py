@@ -17,9 +17,9 @@ import shutil
 import uuid
 from pathlib import Path
 
-from components.common import tracking
-from components.common.owners import new_owned_dir
-from components.common.settings import get_settings
+from nolabel.components.common import tracking
+from nolabel.components.common.owners import new_owned_dir
+from nolabel.components.common.settings import get_settings
 
 MODEL_CACHE_KEEP = 8  # model copies kept in NOLABEL_HOME/cache/models
 MODEL_PATH_FILE = "path"  # in a copy: the model's path inside its ``content`` directory

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
-from components.common.errors import ConfigurationError
-from components.common.store import ArtifactStore, normalize_key
+from nolabel.components.common.errors import ConfigurationError
+from nolabel.components.common.store import ArtifactStore, normalize_key
 
 
 class S3Store(ArtifactStore):

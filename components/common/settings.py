@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nolabel.components.common.names import PRODUCTION
+
 
 class Settings(BaseSettings):
     """Every knob nolabel reads from the environment. Nothing happens at import time."""
@@ -83,7 +85,7 @@ class Settings(BaseSettings):
     detector_model: str | None = Field(
         None, description="Detector URI to serve; default the registry's production/candidate."
     )
-    model_alias: str = Field("production", description="Preferred registry alias.")
+    model_alias: str = Field(PRODUCTION, description="Preferred registry alias.")
     model_refresh_seconds: float = Field(30.0, description="How often serve checks aliases.")
     max_upload_bytes: int = Field(20 * 1024 * 1024, description="Request size cap.")
     max_image_pixels: int = Field(50_000_000, description="Pixel cap (decompression bombs).")

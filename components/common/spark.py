@@ -7,7 +7,7 @@ import sys
 
 from pydantic import SecretStr
 
-from components.common.settings import Settings, get_settings
+from nolabel.components.common.settings import Settings, get_settings
 
 
 def executor_env(settings: Settings) -> dict[str, str]:

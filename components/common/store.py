@@ -13,8 +13,8 @@ import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path, PurePosixPath
 
-from components.common.errors import InputError
-from components.common.settings import Settings, get_settings
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.settings import Settings, get_settings
 
 
 def normalize_key(key: str) -> str:
@@ -172,7 +172,7 @@ def open_store(settings: Settings | None = None) -> ArtifactStore:
     """The store the settings describe: S3 when ``NOLABEL_S3_ENDPOINT`` is set, else local."""
     settings = settings or get_settings()
     if settings.uses_s3:
-        from components.common.s3_store import S3Store
+        from nolabel.components.common.s3_store import S3Store
 
         secret = settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None
         return S3Store(

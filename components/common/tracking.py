@@ -9,12 +9,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from components.common.errors import ConfigurationError, InputError
-from components.common.owners import current_owner, owner_state
-from components.common.settings import Settings, get_settings
+from nolabel.components.common.errors import ConfigurationError, InputError
+from nolabel.components.common.names import CANDIDATE, PRODUCTION
+from nolabel.components.common.owners import current_owner, owner_state
+from nolabel.components.common.settings import Settings, get_settings
 
-DEFAULT_ALIASES = ("production", "candidate")
-OWNER_TAG = "nolabel.owner"  # the process running the run (see components.common.owners)
+DEFAULT_ALIASES = (PRODUCTION, CANDIDATE)
+OWNER_TAG = "nolabel.owner"  # the process running the run (see nolabel.components.common.owners)
 
 
 def artifact_root(settings: Settings) -> str:
@@ -165,7 +166,7 @@ def log_file(path: str | os.PathLike[str], artifact_path: str | None = None) -> 
     mlflow.log_artifact(str(path), artifact_path)
 
 
-def register_model(model_uri: str, name: str, alias: str = "candidate") -> str:
+def register_model(model_uri: str, name: str, alias: str = CANDIDATE) -> str:
     """Register ``model_uri`` under ``name``, point ``alias`` at it; return the version."""
     import mlflow
 
@@ -220,6 +221,6 @@ def resolve_model_uri(
 def download_model(uri: str) -> Path:
     """A local directory holding the model at ``uri`` (a local model directory as it is): a
     copy in ``NOLABEL_HOME/cache/models`` reused by later loads (see ``model_cache``)."""
-    from components.common.model_cache import cached_model
+    from nolabel.components.common.model_cache import cached_model
 
     return cached_model(uri)

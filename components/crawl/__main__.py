@@ -1,20 +1,10 @@
-"""Container entrypoint: ``python -m components.crawl crawl ...`` or ``run-json PARAMS``."""
+"""Container entrypoint: ``python -m nolabel.components.crawl crawl ...`` or ``run-json PARAMS``."""
 
 from __future__ import annotations
 
-from components.common.cli import add_json_entrypoint, new_app, run_app
-from components.crawl.cli import register
-
-
-def main() -> None:
-    """Run the crawl step's own CLI."""
-    from components.crawl.step import CrawlParams, run
-
-    app = new_app("nolabel crawl step")
-    register(app)
-    add_json_entrypoint(app, run, CrawlParams)
-    run_app(app)
-
+from nolabel.components.common.cli import container_main
+from nolabel.components.crawl.cli import register
+from nolabel.components.crawl.contract import CRAWL
 
 if __name__ == "__main__":
-    main()
+    container_main("nolabel crawl step", register, (CRAWL,))

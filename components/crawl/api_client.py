@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from components.common.errors import ConfigurationError, InputError
+from nolabel.components.common.errors import ConfigurationError, InputError
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 

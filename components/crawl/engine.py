@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from components.common.datasets import image_key
-from components.common.store import ArtifactStore
-from components.crawl.fetch import Fetcher, FetchOptions
-from components.crawl.process import FetchFailure, ProcessedImage, process_image
-from components.crawl.safety import HostGuard
+from nolabel.components.common.datasets import image_key
+from nolabel.components.common.store import ArtifactStore
+from nolabel.components.crawl.fetch import Fetcher, FetchOptions
+from nolabel.components.crawl.normalize import FetchFailure, ProcessedImage, process_image
+from nolabel.components.crawl.safety import HostGuard
 
 Sink = Callable[[list[dict[str, Any]]], None]
 

@@ -18,9 +18,9 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import aiohttp
 from pydantic import BaseModel
 
-from components.crawl.api_client import retry_after_seconds
-from components.crawl.process import FetchFailure, render_demo
-from components.crawl.safety import HostGuard, UnsafeURL
+from nolabel.components.crawl.api_client import retry_after_seconds
+from nolabel.components.crawl.normalize import FetchFailure, render_demo
+from nolabel.components.crawl.safety import HostGuard, UnsafeURL
 
 REDIRECTS = {301, 302, 303, 307, 308}
 

@@ -7,16 +7,16 @@ from typing import Any
 
 import pandas as pd
 
-from components.common.datasets import (
+from nolabel.components.common.datasets import (
     MANIFEST_COLUMNS,
     NEGATIVE,
     POSITIVE,
-    dataset_prefix,
     image_key,
+    truth_key,
 )
-from components.common.errors import InputError
-from components.common.store import ArtifactStore
-from components.crawl.dedupe import CONFLICT, DUPLICATE, NEAR_DUPLICATE, dedupe
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.store import ArtifactStore
+from nolabel.components.crawl.dedupe import CONFLICT, DUPLICATE, NEAR_DUPLICATE, dedupe
 
 FAILURE_COLUMNS = ("url", "reason", "label", "query", "provider", "rank", "detail")
 
@@ -139,5 +139,5 @@ def truth_coco(manifest: pd.DataFrame, category: str) -> dict[str, Any] | None:
 
 def write_truth(store: ArtifactStore, dataset: str, coco: dict[str, Any]) -> str:
     """Store ``datasets/NAME/truth.coco.json``; return its URI."""
-    key = f"{dataset_prefix(dataset)}/truth.coco.json"
+    key = truth_key(dataset)
     return store.put_bytes(key, json.dumps(coco).encode(), "application/json")

@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass
 from importlib import resources
 
-from components.common.datasets import NEGATIVE, POSITIVE
-from components.common.errors import InputError
+from nolabel.components.common.datasets import NEGATIVE, POSITIVE
+from nolabel.components.common.errors import InputError
 
 # Caps on what a plan may ask for, checked before any search or download.
 MAX_RESULTS_PER_QUERY = 10_000  # pages × per_page of one positive query; negative_per_query
@@ -26,7 +26,11 @@ class SearchTask:
 
 def word_list() -> list[str]:
     """The random-word list shipped with the package."""
-    text = resources.files("components.crawl").joinpath("words.txt").read_text(encoding="utf-8")
+    text = (
+        resources.files("nolabel.components.crawl")
+        .joinpath("words.txt")
+        .read_text(encoding="utf-8")
+    )
     return [w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#")]
 
 

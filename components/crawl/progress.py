@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from components.common.datasets import dataset_prefix
-from components.common.store import ArtifactStore
+from nolabel.components.common.datasets import dataset_prefix
+from nolabel.components.common.store import ArtifactStore
 
 RECORD_COLUMNS = (
     "url",

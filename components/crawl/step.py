@@ -5,110 +5,34 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, field_validator, model_validator
 
-from components.common.datasets import check_name, dataset_prefix, manifest_key, write_parquet
-from components.common.settings import Settings, get_settings
-from components.common.store import ArtifactStore, open_store
-from components.crawl.api_client import user_agent
-from components.crawl.fetch import FetchOptions
-from components.crawl.hits import Hit
-from components.crawl.outputs import (
+from nolabel.components.common.datasets import (
+    check_name,
+    dataset_prefix,
+    failures_key,
+    images_prefix,
+    manifest_key,
+    write_parquet,
+)
+from nolabel.components.common.names import OFFLINE_PROVIDERS
+from nolabel.components.common.settings import Settings, get_settings
+from nolabel.components.common.store import ArtifactStore, open_store
+from nolabel.components.crawl.api_client import user_agent
+from nolabel.components.crawl.contract import CrawlParams, CrawlResult
+from nolabel.components.crawl.fetch import FetchOptions
+from nolabel.components.crawl.hits import Hit
+from nolabel.components.crawl.outputs import (
     join_outcomes,
     require_images,
     split_outcomes,
     truth_coco,
     write_truth,
 )
-from components.crawl.plan import SearchTask, build_plan, check_plan_size
-from components.crawl.progress import ProgressLog
-from components.crawl.providers import ProviderOptions, make_provider
-
-ProviderName = Literal["openverse", "wikimedia", "inaturalist", "bing", "folder", "demo"]
-OFFLINE_PROVIDERS = ("folder", "demo")
-
-
-class CrawlParams(BaseModel):
-    """What to crawl and how."""
-
-    dataset: str
-    provider: ProviderName = "demo"
-    positive: list[str] = Field(min_length=1)
-    negative: list[str] = []
-    random_negatives: int = Field(0, ge=0)
-    pages: int = Field(1, ge=1)
-    per_page: int = Field(20, ge=1, le=1000)
-    negative_per_query: int | None = Field(None, ge=1, description="default: per_page")
-    folder_root: str | None = None
-    base_url: str | None = Field(None, description="override the provider's API endpoint")
-    api_rate: float | None = Field(None, gt=0, description="API requests/s (default: published)")
-    licences: list[str] = []
-    research_grade: bool = True
-    seed: int = 0
-    image_width: int = Field(256, ge=16, le=4096)
-    image_height: int = Field(192, ge=16, le=4096)
-    concurrency: int = Field(32, ge=1, le=1024)
-    per_host: int = Field(8, ge=1, le=1024)
-    timeout: float = Field(20.0, gt=0)
-    total_timeout: float = Field(60.0, gt=0)
-    retries: int = Field(2, ge=0, le=10)
-    backoff: float = Field(0.5, ge=0)
-    max_retry_after: float = Field(30.0, ge=0)
-    max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
-    max_pixels: int | None = Field(None, ge=1, description="default: settings.max_image_pixels")
-    resize: int | None = Field(None, ge=16, description="shrink the long side to this")
-    near_duplicate_distance: int = Field(4, ge=-1, le=32, description="-1 disables")
-    allow_private: bool | None = Field(None, description="default: settings.allow_private_hosts")
-    allowed_networks: list[str] = Field([], description="CIDRs allowed despite being private")
-    retry_failed: bool = Field(False, description="also retry URLs that failed for good")
-    processes: int = Field(
-        0, ge=0, le=256, description="download processes; 0: one per core for large crawls"
-    )
-    spark: bool = False
-    spark_master: str | None = None
-    spark_partitions: int | None = Field(None, ge=1)
-    progress: bool = True
-
-    @field_validator("positive", "negative")
-    @classmethod
-    def _queries(cls, values: list[str]) -> list[str]:
-        cleaned = [value.strip() for value in values]
-        if any(not value for value in cleaned):
-            raise ValueError("queries must not be empty or blank")
-        return cleaned
-
-    @model_validator(mode="after")
-    def _bounded(self) -> CrawlParams:
-        """Refuse plans beyond the documented caps before anything is searched or fetched."""
-        check_plan_size(
-            len(self.positive),
-            self.pages,
-            self.per_page,
-            len(self.negative) or self.random_negatives,
-            self.negative_per_query or self.per_page,
-        )
-        return self
-
-
-class CrawlResult(BaseModel):
-    """What a crawl produced."""
-
-    dataset: str
-    dataset_uri: str
-    manifest_uri: str
-    failures_uri: str
-    truth_uri: str | None = None
-    counts: dict[str, int]
-    failures: dict[str, int]
-    duplicates: dict[str, int]
-    hits: int
-    downloaded: int
-    resumed: int
-    seconds: float
-    images_per_second: float
+from nolabel.components.crawl.plan import SearchTask, build_plan
+from nolabel.components.crawl.progress import ProgressLog
+from nolabel.components.crawl.providers import ProviderOptions, make_provider
 
 
 def search_all(provider, plan: list[SearchTask], progress: ProgressLog, cache: bool) -> list:
@@ -162,7 +86,7 @@ def _download(params, settings, store, options, todo, progress, stored_shas) -> 
         total=len(todo), desc="crawl", unit="img", file=sys.stderr, disable=not params.progress
     ) as bar:
         if params.spark:
-            from components.crawl.spark_crawl import crawl_with_spark
+            from nolabel.components.crawl.spark_crawl import crawl_with_spark
 
             return crawl_with_spark(
                 settings,
@@ -174,8 +98,8 @@ def _download(params, settings, store, options, todo, progress, stored_shas) -> 
                 sink=progress.append,
                 on_done=bar.update,
             )
-        from components.crawl.engine import crawl_urls
-        from components.crawl.processes import crawl_in_processes, worker_count
+        from nolabel.components.crawl.engine import crawl_urls
+        from nolabel.components.crawl.workers import crawl_in_processes, worker_count
 
         workers = worker_count(params.processes, len(todo))
         if workers > 1:
@@ -188,7 +112,7 @@ def _download(params, settings, store, options, todo, progress, stored_shas) -> 
 
 
 def _stored_shas(store: ArtifactStore, dataset: str) -> set[str]:
-    prefix = f"{dataset_prefix(dataset)}/images/"
+    prefix = f"{images_prefix(dataset)}/"
     return {k[len(prefix) : -4] for k in store.list(prefix) if k.endswith(".jpg")}
 
 
@@ -244,9 +168,7 @@ def run(params: CrawlParams) -> CrawlResult:
     # Before anything is replaced: an empty re-crawl must not wipe the dataset.
     require_images(params.dataset, {t.label for t in plan}, hits, manifest, failures)
     manifest_uri = write_parquet(store, manifest_key(params.dataset), manifest)
-    failures_uri = write_parquet(
-        store, f"{dataset_prefix(params.dataset)}/failures.parquet", failures
-    )
+    failures_uri = write_parquet(store, failures_key(params.dataset), failures)
     coco = truth_coco(manifest, params.positive[0])
     truth_uri = write_truth(store, params.dataset, coco) if coco else None
     progress.compact(records)

@@ -32,7 +32,7 @@ def packaged_weights_path(arch: str) -> Path:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError:
-        from components.common.errors import ConfigurationError
+        from nolabel.components.common.errors import ConfigurationError
 
         raise ConfigurationError(
             f"ImageNet weights for {arch} need the package "

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = "faster-rcnn_effnet-lite0_fpn"

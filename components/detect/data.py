@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.common.coco import load_coco, save_coco
-from components.common.errors import InputError
-from components.common.settings import get_settings
-from components.common.store import open_store
+from nolabel.components.common.coco import load_coco, save_coco
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
 
 STORE_SCHEMES = ("file://", "s3://")
 
@@ -198,8 +198,8 @@ def negative_images(sources: list[str], limit: int | None, seed: int) -> list[Pa
     """Local files of images holding no object: each source is a directory (searched
     recursively) or the name of a dataset in the store (its negative images, downloaded).
     ``limit``: at most this many, a seeded sample spread over the sources."""
-    from components.common.datasets import NEGATIVE, read_manifest
-    from components.common.images import list_images
+    from nolabel.components.common.datasets import NEGATIVE, read_manifest
+    from nolabel.components.common.images import list_images
 
     found: list[Path] = []
     for source in sources:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from components.detect.config import CLASSES, for_inference, set_data
+from nolabel.components.detect.config import CLASSES, for_inference, set_data
 
 
 @contextlib.contextmanager

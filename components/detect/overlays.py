@@ -42,7 +42,7 @@ def overlay_grid(detector, coco: dict[str, Any], path: Path, limit: int = 8) -> 
     """Predict on up to ``limit`` images of a normalised COCO and save a PNG grid."""
     from PIL import Image
 
-    from components.common.images import load_rgb, to_array
+    from nolabel.components.common.images import load_rgb, to_array
 
     images = coco["images"][:limit]
     if not images:

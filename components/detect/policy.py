@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.common.bursts import burst_keys, burst_probability
+from nolabel.components.common.bursts import burst_keys, burst_probability
 
 VERDICTS = ("animal", "candidate", "empty")
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.names import DETECTOR_MODEL
 
-MODEL_NAME = "nolabel-detector"
+MODEL_NAME = DETECTOR_MODEL
 CONFIG_FILE, CHECKPOINT_FILE = "config.py", "model.pth"
 MAX_ASPECT = 16  # a longer/shorter side ratio above this is padded (black) to it before detection
 
@@ -80,9 +81,9 @@ class Detector:
         from mmdet.apis import init_detector
         from mmengine.config import Config
 
-        from components.common.settings import get_settings
-        from components.detect.config import for_inference, resolve_device
-        from components.detect.engine import logs_to_stderr
+        from nolabel.components.common.settings import get_settings
+        from nolabel.components.detect.config import for_inference, resolve_device
+        from nolabel.components.detect.engine import logs_to_stderr
 
         self.name, self.version = name, version
         settings = get_settings()
@@ -101,7 +102,7 @@ class Detector:
         """Route backbone + neck through ONNX Runtime when asked and possible; the runtime."""
         import torch
 
-        from components.detect.onnx_features import DenseOnnx, onnxruntime_available
+        from nolabel.components.detect.onnx_features import DenseOnnx, onnxruntime_available
 
         if runtime not in ("auto", "onnx", "torch"):
             raise InputError(f"detector runtime must be auto, onnx or torch, not {runtime!r}")
@@ -168,7 +169,7 @@ def find_model_files(root: Path) -> tuple[Path, Path]:
 
 
 def _version_of(uri: str) -> str:
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     if uri.startswith("models:/"):
         rest = uri[len("models:/") :]
@@ -185,7 +186,7 @@ def load_detector(uri: str | None = None, **options: Any) -> Detector:
     None means the registered ``nolabel-detector`` at alias production, else candidate.
     ``options`` go to :class:`Detector` (device, image_size, runtime, threads).
     """
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     if uri and Path(uri).expanduser().is_dir():
         config, checkpoint = find_model_files(Path(uri).expanduser())

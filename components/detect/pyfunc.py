@@ -21,7 +21,7 @@ PIP_REQUIREMENTS = [
 
 
 def _to_array(item: Any) -> np.ndarray:
-    from components.common.images import load_rgb, to_array
+    from nolabel.components.common.images import load_rgb, to_array
 
     if isinstance(item, np.ndarray):
         return item
@@ -36,7 +36,7 @@ class DetectorModel(mlflow.pyfunc.PythonModel):
     and ``scores`` (list of floats) per image."""
 
     def load_context(self, context) -> None:
-        from components.detect.predictor import Detector
+        from nolabel.components.detect.predictor import Detector
 
         self.detector = Detector(context.artifacts["config"], context.artifacts["checkpoint"])
 

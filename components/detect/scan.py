@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 
 @dataclass

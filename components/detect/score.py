@@ -3,8 +3,8 @@
 Results are appended to ``<out>.partial.jsonl`` as each batch finishes, so an interrupted run
 (a full SD card, a power cut) resumes where it stopped; the final ``--out`` JSON is written
 atomically at the end. The partial records keep the detector's raw boxes; the final JSON groups
-frames into bursts (``components.common.bursts``), adds each frame's burst probability and
-applies the verdict policy of ``components.detect.policy`` (no box on an ``empty`` frame).
+frames into bursts (``nolabel.components.common.bursts``), adds each frame's burst probability and
+applies the verdict policy of ``nolabel.components.detect.policy`` (no box on an ``empty`` frame).
 """
 
 from __future__ import annotations
@@ -15,64 +15,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
-from components.common.errors import InputError
-from components.common.files import write_text_atomic
-from components.common.images import models_side, to_full_pixels
-from components.detect.policy import VERDICTS, finish_records
-from components.detect.scan import scan_folder
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.files import write_text_atomic
+from nolabel.components.common.images import models_side, to_full_pixels
+from nolabel.components.detect.contract import ScoreParams, ScoreResult
+from nolabel.components.detect.policy import VERDICTS, finish_records
+from nolabel.components.detect.scan import scan_folder
 
 SNIFF_BYTES = 16
 RAW_BOX_FLOOR = 0.05  # detector boxes kept in the partial records (the policy filters later)
-BurstMode = Literal["auto", "exif", "name", "folder", "none"]
-
-
-class ScoreParams(BaseModel):
-    """What `nolabel score` needs."""
-
-    images: str = Field(..., description="Folder scanned recursively.")
-    out: str = Field(..., description="Results JSON path.")
-    classifier: str | None = Field(None, description="Classifier URI; None: the registry's.")
-    detector: str | None = Field(None, description="Detector URI; None: the registry's.")
-    batch_size: int = Field(16, ge=1, le=1024)
-    min_score: float = Field(
-        0.3, ge=0, le=1, description="Drop boxes whose score (detector × classifier) is lower."
-    )
-    bursts: BurstMode = Field("auto", description="How frames are grouped into bursts.")
-    burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
-    boxes_on_empty: bool = Field(False, description="Keep boxes on frames called empty.")
-    use_classifier: bool = True
-    use_detector: bool = True
-    resume: bool = Field(True, description="Skip files already scored in the partial results.")
-    label: str = Field(
-        "animal", min_length=1, max_length=100, description="What the models find (in exports)."
-    )
-    crops: str | None = Field(None, description="Folder for crops of the kept boxes.")
-    crop_padding: float = Field(0.1, ge=0, le=1, description="Crop padding × box size.")
-
-
-class ScoreResult(BaseModel):
-    out: str
-    partial: str
-    files: int
-    scored: int
-    resumed: int
-    failed: int
-    positives: int
-    verdicts: dict[str, int] = {}
-    bursts: int = 0
-    boxes: int
-    suppressed_boxes: int = 0
-    seconds: float
-    images_per_second: float
-    classifier: str | None
-    detector: str | None
-    exports: dict[str, str] = {}
-    crops: int | None = None
 
 
 def partial_path(out: Path) -> Path:
@@ -113,7 +68,12 @@ class Decoded:
 
 def _load_image(path: Path, max_pixels: int, min_side: int | None = None):
     """A :class:`Decoded`, or (reason, message) when the file is not a usable image."""
-    from components.common.images import ImageError, decode_scaled, sniff_image_type, to_array
+    from nolabel.components.common.images import (
+        ImageError,
+        decode_scaled,
+        sniff_image_type,
+        to_array,
+    )
 
     try:
         with path.open("rb") as handle:
@@ -163,7 +123,7 @@ def run_score(params: ScoreParams) -> ScoreResult:
     """Score every file under ``params.images``; see the module docstring."""
     from tqdm import tqdm
 
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     if not (params.use_classifier or params.use_detector):
         raise InputError("nothing to do: both the classifier and the detector are disabled")
@@ -172,11 +132,11 @@ def run_score(params: ScoreParams) -> ScoreResult:
     files = scan.files
     classifier = detector = None
     if params.use_classifier:
-        from components.transfer.classifier import load_classifier
+        from nolabel.components.transfer.classifier import load_classifier
 
         classifier = load_classifier(params.classifier)
     if params.use_detector:
-        from components.detect.predictor import load_detector
+        from nolabel.components.detect.predictor import load_detector
 
         detector = load_detector(params.detector)
     models = {
@@ -309,9 +269,9 @@ def _write_results(
 
 def _write_exports(out: Path, params: ScoreParams) -> tuple[dict[str, str], int | None]:
     """MegaDetector JSON and CSV tables beside ``out``; crops when asked for."""
-    from components.results.crops import write_crops
-    from components.results.outputs import write_exports
-    from components.results.records import load_results
+    from nolabel.components.results.crops import write_crops
+    from nolabel.components.results.outputs import write_exports
+    from nolabel.components.results.records import load_results
 
     results = load_results(out)
     exports = write_exports(results)

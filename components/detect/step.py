@@ -7,89 +7,22 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from components.common.errors import InputError
-from components.detect.config import DEFAULT_CONFIG
-from components.detect.predictor import CHECKPOINT_FILE, CONFIG_FILE, MODEL_NAME
-
-
-class DetectTrainParams(BaseModel):
-    """What `nolabel detect train` needs."""
-
-    boxes: str = Field(..., description="COCO JSON from `nolabel explain`: path or store URI.")
-    config: str = Field(DEFAULT_CONFIG, description="Bundled config name or config file path.")
-    epochs: int = Field(8, ge=1, le=1000)
-    image_size: int = Field(
-        256, ge=32, le=2048, description="Test-time long side; training varies it -12%..+25%."
-    )
-    batch_size: int = Field(4, ge=1, le=512)
-    lr: float | None = Field(None, gt=0, description="SGD learning rate; None: the config's.")
-    frozen_stages: int | None = Field(None, ge=-1, le=7, description="None: the config's.")
-    load_from: str | None = Field(None, description="Detector checkpoint (path/URL) to start from.")
-    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of images held out.")
-    negatives: list[str] = Field(
-        [],
-        description="Images holding no object, trained on as such: directories or dataset "
-        "names (their negative images).",
-    )
-    max_negatives: int | None = Field(
-        None, ge=0, description="At most this many negatives (default: as many as boxed images)."
-    )
-    target: str | None = Field(
-        None, description="The user's unlabeled frames: confident-empty ones become negatives."
-    )
-    classifier: str | None = Field(None, description="Classifier ranking --target frames.")
-    target_empty_share: float = Field(
-        0.3, ge=0, le=1, description="Lowest-probability share of --target used as negatives."
-    )
-    pastes: int = Field(
-        0,
-        ge=0,
-        le=100_000,
-        description="Composites: boxed objects pasted onto the negatives (and target frames).",
-    )
-    seed: int = 0
-    gt: str | None = Field(None, description="Human COCO boxes to score the detector against.")
-    images: str | None = Field(None, description="Directory of the --gt images.")
-    overlays: int = Field(8, ge=0, le=64, description="Images in the overlay sample.")
-    register_model: bool = Field(True, description="Register as nolabel-detector@candidate.")
-
-
-class DetectTrainResult(BaseModel):
-    run_id: str
-    negative_images: int = 0
-    model_uri: str
-    model_name: str = MODEL_NAME
-    model_version: str | None = None
-    metrics: dict[str, float]
-    checkpoint_uri: str
-    config_uri: str
-    train_images: int
-    val_images: int
-    seconds: float
-
-
-class DetectEvalParams(BaseModel):
-    """What `nolabel detect eval` needs."""
-
-    model: str | None = Field(None, description="Detector URI; None: the registry's.")
-    gt: str = Field(..., description="Human COCO boxes (path or store URI).")
-    images: str | None = Field(None, description="Directory of the images (default: from --gt).")
-
-
-class DetectEvalResult(BaseModel):
-    run_id: str
-    model_uri: str
-    images: int
-    metrics: dict[str, float]
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.names import CANDIDATE
+from nolabel.components.detect.contract import (
+    DetectEvalParams,
+    DetectEvalResult,
+    DetectTrainParams,
+    DetectTrainResult,
+)
+from nolabel.components.detect.predictor import CHECKPOINT_FILE, CONFIG_FILE, MODEL_NAME
 
 
 def _work_dir() -> AbstractContextManager[Path]:
     """``NOLABEL_HOME/work/detect-OWNER.RANDOM``, removed on exit (normal or exception); the
     ones of killed processes are removed by the next detect step on this host."""
-    from components.common.owners import owned_dir
-    from components.common.settings import get_settings
+    from nolabel.components.common.owners import owned_dir
+    from nolabel.components.common.settings import get_settings
 
     return owned_dir(get_settings().home / "work", "detect-")
 
@@ -98,8 +31,8 @@ def score_against(
     cfg, checkpoint: Path, gt: dict[str, Any], gt_path: Path, work: Path
 ) -> dict[str, float]:
     """COCO mAP/AP50 (CocoMetric) plus mean IoU / CorLoc of the top box against human boxes."""
-    from components.common.coco import score_boxes
-    from components.detect import engine
+    from nolabel.components.common.coco import score_boxes
+    from nolabel.components.detect import engine
 
     metrics, detections = engine.test(cfg, checkpoint, gt_path, work, prefix="gt")
     predicted = {"images": gt["images"], "annotations": detections}
@@ -116,8 +49,8 @@ def score_against(
 
 def target_empties(params: DetectTrainParams) -> list[Path]:
     """The --target frames the classifier is most sure hold no object."""
-    from components.detect.target import confident_empty, rank_frames
-    from components.transfer.classifier import load_classifier
+    from nolabel.components.detect.target import confident_empty, rank_frames
+    from nolabel.components.transfer.classifier import load_classifier
 
     classifier = load_classifier(params.classifier)
     ranked = rank_frames(params.target, classifier)
@@ -126,21 +59,21 @@ def target_empties(params: DetectTrainParams) -> list[Path]:
 
 def run(params: DetectTrainParams) -> DetectTrainResult:
     """Train, evaluate and register a detector from LIME boxes."""
-    from components.common import tracking
-    from components.common.coco import save_coco
-    from components.common.store import open_store
-    from components.detect import engine, overlays
-    from components.detect.config import apply_options, for_inference, load_config, set_data
-    from components.detect.data import (
+    from nolabel.components.common import tracking
+    from nolabel.components.common.coco import save_coco
+    from nolabel.components.common.store import open_store
+    from nolabel.components.detect import engine, overlays
+    from nolabel.components.detect.config import apply_options, for_inference, load_config, set_data
+    from nolabel.components.detect.data import (
         add_negatives,
         boxed_only,
         negative_images,
         prepare,
         split_by_image,
     )
-    from components.detect.predictor import Detector
-    from components.detect.pyfunc import log_model
-    from components.detect.target import merge_coco, paste_objects
+    from nolabel.components.detect.predictor import Detector
+    from nolabel.components.detect.pyfunc import log_model
+    from nolabel.components.detect.target import merge_coco, paste_objects
 
     if params.images and not params.gt:
         raise InputError("--images only makes sense with --gt")
@@ -215,7 +148,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
             info = log_model(config_path, checkpoint)
             model_uri, version = info.model_uri, None
             if params.register_model:
-                version = tracking.register_model(info.model_uri, MODEL_NAME, alias="candidate")
+                version = tracking.register_model(info.model_uri, MODEL_NAME, alias=CANDIDATE)
                 model_uri = f"models:/{MODEL_NAME}/{version}"
     return DetectTrainResult(
         run_id=run_id,
@@ -235,9 +168,9 @@ def run_eval(params: DetectEvalParams) -> DetectEvalResult:
     """Score a trained detector against human boxes (CocoMetric + mean IoU / CorLoc)."""
     from mmengine.config import Config
 
-    from components.common import tracking
-    from components.detect.data import prepare
-    from components.detect.predictor import find_model_files
+    from nolabel.components.common import tracking
+    from nolabel.components.detect.data import prepare
+    from nolabel.components.detect.predictor import find_model_files
 
     uri = params.model
     if uri and Path(uri).expanduser().is_dir():

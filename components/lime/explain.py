@@ -10,63 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from components.common.errors import InputError
-from components.lime.boxes import box_masks, boxes_from_weights, select_superpixels
-from components.lime.perturb import fill_image, sample_masks, score_masks
+from nolabel.components.common.errors import InputError
+from nolabel.components.lime.boxes import box_masks, boxes_from_weights, select_superpixels
+from nolabel.components.lime.contract import LimeParams
+from nolabel.components.lime.perturb import fill_image, sample_masks, score_masks
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
-
-
-class LimeParams(BaseModel):
-    """Every knob of one explanation (defaults chosen from the lion-test sweep in README)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    segmenter: Literal["slic", "quickshift"] = "slic"
-    n_segments: int = Field(40, ge=2, le=5000, description="SLIC: approximate superpixel count.")
-    compactness: float = Field(10.0, gt=0, description="SLIC: colour vs space trade-off.")
-    sigma: float = Field(1.0, ge=0, description="SLIC: Gaussian smoothing before segmenting.")
-    kernel_size: float = Field(4.0, gt=0, description="quickshift: Gaussian kernel width.")
-    max_dist: float = Field(200.0, gt=0, description="quickshift: cut-off distance.")
-    ratio: float = Field(0.2, ge=0, le=1, description="quickshift: colour vs space trade-off.")
-    num_samples: int = Field(100, ge=2, le=100_000, description="Perturbed images per image.")
-    keep_probability: float = Field(0.7, gt=0, lt=1, description="P(superpixel stays on).")
-    fill: Literal["black", "mean", "blur"] = Field("blur", description="Off-superpixel fill.")
-    seed: int = Field(0, description="Base random seed (combined with a per-image seed).")
-    batch_size: int = Field(50, ge=1, le=4096, description="Perturbed images per score_fn call.")
-    score_size: int | None = Field(
-        224, ge=16, description="Long side the image is segmented/scored at (None: original)."
-    )
-    square: bool = Field(
-        True, description="Squash to score_size × score_size (the classifier's input shape)."
-    )
-    target: Literal["probability", "logit"] = Field("probability", description="Fit target.")
-    regressor: Literal["ridge", "lasso"] = "ridge"
-    alpha: float | None = Field(None, gt=0, description="Regularisation (ridge 1, lasso 0.001).")
-    kernel_width: float = Field(0.25, gt=0, description="Width of the exponential kernel.")
-    box_rule: Literal["coverage", "relative", "percentile"] = Field(
-        "coverage", description="Which superpixels form the object (see lime/boxes.py)."
-    )
-    box_cut: float = Field(
-        0.5, ge=0, le=1, description="relative: share of the top weight; percentile: quantile."
-    )
-    cam_cut: float = Field(
-        0.3, ge=0, lt=1, description="gradcam: keep the map above this share of its range."
-    )
-    coverage: float = Field(0.75, gt=0, le=1, description="Share of positive weight boxed.")
-    weight_floor: float = Field(
-        0.0, ge=0, lt=1, description="Weights under this × the largest count as noise."
-    )
-    split: bool = Field(True, description="Split the mask into separate objects.")
-    merge_distance: float = Field(0.12, ge=0, description="Merge parts closer (× diagonal).")
-    min_box_area: float = Field(0.01, ge=0, lt=1, description="Drop parts under this area share.")
-    min_box_score: float = Field(0.05, ge=0, le=1, description="Drop parts under this score.")
-    dedupe: bool = Field(True, description="Score identical samples once.")
 
 
 @dataclass
@@ -263,6 +216,6 @@ def explain_image(
 
 def heatmap_png(image: np.ndarray, explanation: Explanation, title: str | None = None) -> bytes:
     """PNG bytes of ``image`` under the explanation's heat map with its boxes (for serve)."""
-    from components.lime.overlay import heatmap_png as render
+    from nolabel.components.lime.overlay import heatmap_png as render
 
     return render(image, explanation, title)

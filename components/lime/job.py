@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from components.lime.explain import LimeParams, explain_image
+from nolabel.components.lime.explain import LimeParams, explain_image
 
 RECORD_SCHEMA = "file_name string, sha256 string, record string"
 TASK_SCHEMA = "file_name string, sha256 string, key string, data binary"
@@ -44,7 +44,7 @@ def image_seed(base_seed: int, sha256: str) -> int:
 @functools.lru_cache(maxsize=2)
 def cached_classifier(model_uri: str):
     """The classifier, loaded once per process (so once per Spark Python worker)."""
-    from components.transfer.classifier import load_classifier
+    from nolabel.components.transfer.classifier import load_classifier
 
     return load_classifier(model_uri)
 
@@ -67,7 +67,7 @@ def _load_bytes(task: dict[str, Any], store) -> bytes:
 
 def process_task(task: dict[str, Any], classifier, config: JobConfig, store) -> dict[str, Any]:
     """Explain one image (if readable and called positive); persist and return its record."""
-    from components.common.images import ImageError, decode_image, to_array
+    from nolabel.components.common.images import ImageError, decode_image, to_array
 
     started = time.perf_counter()
     record: dict[str, Any] = {
@@ -93,7 +93,7 @@ def process_task(task: dict[str, Any], classifier, config: JobConfig, store) -> 
         else:
             seed = image_seed(config.lime.seed, task["sha256"])
             if config.localizer == "gradcam":
-                from components.lime.gradcam import gradcam_explanation
+                from nolabel.components.lime.gradcam import gradcam_explanation
 
                 explanation = gradcam_explanation(image, classifier, config.lime)
             else:
@@ -108,7 +108,7 @@ def process_task(task: dict[str, Any], classifier, config: JobConfig, store) -> 
 
 def run_tasks(tasks: list[dict[str, Any]], config: JobConfig, classifier=None) -> list[dict]:
     """In-process path: explain ``tasks`` one by one (progress on stderr)."""
-    from components.common.store import open_store
+    from nolabel.components.common.store import open_store
 
     store = open_store()
     classifier = classifier or cached_classifier(config.model_uri)
@@ -128,7 +128,7 @@ def explain_partition(config_json: str, frames: Iterator[Any]) -> Iterator[Any]:
     """``mapInPandas`` body: task rows in, one JSON record per image out."""
     import pandas as pd
 
-    from components.common.store import open_store
+    from nolabel.components.common.store import open_store
 
     config = JobConfig.model_validate_json(config_json)
     classifier = cached_classifier(config.model_uri)
@@ -149,7 +149,7 @@ def run_tasks_spark(
 
     import pandas as pd
 
-    from components.common.spark import get_spark
+    from nolabel.components.common.spark import get_spark
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this venv
     spark = get_spark(master, app_name="nolabel-explain")

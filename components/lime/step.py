@@ -7,59 +7,25 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from components.common.errors import InputError
-from components.lime.explain import LimeParams
-from components.lime.job import JobConfig, run_tasks, run_tasks_spark
-from components.lime.outputs import coco_from_records, write_outputs
-
-CLASSIFIER_NAME = "nolabel-classifier"
-
-
-class ExplainParams(BaseModel):
-    """Parameters of ``nolabel explain``."""
-
-    dataset: str | None = Field(None, description="Explain this dataset's positive images.")
-    images: str | None = Field(None, description="…or every image under this directory.")
-    model: str | None = Field(None, description="Classifier URI (default: the registry's).")
-    out: str = Field("boxes.coco.json", description="Local path of the COCO JSON written.")
-    gt: str | None = Field(None, description="Human COCO boxes to score against.")
-    num_samples: int | None = Field(None, ge=2, description="Override lime.num_samples.")
-    threshold: float | None = Field(None, ge=0, le=1, description="Default: classifier's.")
-    explain_all: bool = Field(False, description="Explain images the classifier calls negative.")
-    overlays: int = Field(8, ge=0, description="Overlay PNGs to draw (a sample of images).")
-    spark: bool = Field(True, description="Spread images over Spark executors.")
-    spark_master: str | None = Field(None, description="Spark master URL (default settings).")
-    partitions: int | None = Field(None, ge=1, description="Spark partitions.")
-    localizer: Literal["lime", "gradcam"] = Field(
-        "lime", description="lime (perturbations) or gradcam (one forward pass, ~100× faster)."
-    )
-    lime: LimeParams = Field(default_factory=LimeParams)
-
-
-class ExplainResult(BaseModel):
-    """What ``nolabel explain`` produced."""
-
-    coco_path: str
-    coco_uri: str
-    weights_path: str
-    overlay_paths: list[str]
-    images_total: int
-    images_explained: int
-    images_reused: int
-    skipped: dict[str, int]
-    boxes: int
-    metrics: dict[str, float]
-    run_id: str | None
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.names import CLASSIFIER_MODEL
+from nolabel.components.lime.contract import ExplainParams, ExplainResult
+from nolabel.components.lime.explain import LimeParams
+from nolabel.components.lime.job import JobConfig, run_tasks, run_tasks_spark
+from nolabel.components.lime.outputs import coco_from_records, write_outputs
 
 
 def _image_tasks(params: ExplainParams, store) -> tuple[list[dict], str, str, str]:
     """(tasks, image_root, parts base prefix, category name) for dataset or directory mode."""
-    from components.common.datasets import POSITIVE, dataset_prefix, read_manifest
-    from components.common.images import list_images
+    from nolabel.components.common.datasets import (
+        POSITIVE,
+        images_prefix,
+        lime_prefix,
+        read_manifest,
+    )
+    from nolabel.components.common.images import list_images
 
     if bool(params.dataset) == bool(params.images):
         raise InputError("give exactly one of --dataset NAME or --images DIR")
@@ -73,8 +39,8 @@ def _image_tasks(params: ExplainParams, store) -> tuple[list[dict], str, str, st
             for sha, key in zip(positives["sha256"], positives["key"], strict=True)
         ]
         query = str(positives["query"].iloc[0] or "object")
-        prefix = dataset_prefix(params.dataset)
-        return tasks, store.uri(f"{prefix}/images"), f"{prefix}/lime", query
+        images = store.uri(images_prefix(params.dataset))
+        return tasks, images, lime_prefix(params.dataset), query
     root = Path(params.images).expanduser().resolve()
     paths = list_images(root)
     if not paths:
@@ -125,19 +91,15 @@ def _reuse(store, prefix: str, tasks: list[dict]) -> tuple[list[dict], list[dict
 
 def run(params: ExplainParams) -> ExplainResult:
     """Explain the images, write COCO/weights/overlays, log everything to MLflow."""
-    from components.common import tracking
-    from components.common.settings import get_settings
-    from components.common.store import open_store
-    from components.transfer.classifier import load_classifier
+    from nolabel.components.common import tracking
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.common.store import open_store
+    from nolabel.components.transfer.classifier import load_classifier
 
-    if params.num_samples is not None:
-        params = params.model_copy(
-            update={"lime": params.lime.model_copy(update={"num_samples": params.num_samples})}
-        )
     settings = get_settings()
     store = open_store(settings)
     tasks, image_root, base_prefix, category = _image_tasks(params, store)
-    model_uri = tracking.resolve_model_uri(params.model, CLASSIFIER_NAME)
+    model_uri = tracking.resolve_model_uri(params.model, CLASSIFIER_MODEL)
     classifier = load_classifier(model_uri)
     version = getattr(classifier, "version", None)
     model_id = f"{model_uri}|{getattr(classifier, 'name', '')}:{version or ''}"
@@ -212,7 +174,7 @@ def run(params: ExplainParams) -> ExplainResult:
 
 def explain_one(image: Any, classifier, params: LimeParams | None = None, seed: int = 0):
     """In-process single-image explanation (for serve): HxWx3 uint8 → Explanation."""
-    from components.lime.explain import explain_image
-    from components.lime.job import classifier_score_fn
+    from nolabel.components.lime.explain import explain_image
+    from nolabel.components.lime.job import classifier_score_fn
 
     return explain_image(image, classifier_score_fn(classifier), params or LimeParams(), seed)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from components.common.cli import emit
+from nolabel.components.common.cli import emit
 
 RESULTS = typer.Option(..., "--results", help="Results JSON from `nolabel score`.")
 IMAGES = typer.Option(None, "--images", help="Where the scored folder is now (default: recorded).")
@@ -25,9 +25,9 @@ def sort(
     images: Path | None = IMAGES,
 ) -> None:
     """Put links (or copies) of the frames into animal/, empty/ and review/; originals stay."""
-    from components.common.errors import InputError
-    from components.results.records import load_results
-    from components.results.sorting import sort_frames
+    from nolabel.components.common.errors import InputError
+    from nolabel.components.results.records import load_results
+    from nolabel.components.results.sorting import sort_frames
 
     if mode not in ("link", "hardlink", "copy"):
         raise InputError(f"--mode must be link, hardlink or copy, not {mode!r}")
@@ -51,13 +51,13 @@ def report(
     images: Path | None = IMAGES,
 ) -> None:
     """Write a static review page: counts, verdict filter, bursts, boxes, heat maps."""
-    from components.results.records import load_results
-    from components.results.report import heatmap_overlays, write_report
+    from nolabel.components.results.records import load_results
+    from nolabel.components.results.report import heatmap_overlays, write_report
 
     loaded = load_results(results, images)
     overlays = {}
     if heatmaps > 0:
-        from components.transfer.classifier import load_classifier
+        from nolabel.components.transfer.classifier import load_classifier
 
         overlays = heatmap_overlays(loaded, load_classifier(classifier), heatmaps)
     page = write_report(loaded, out, embed=embed, heatmaps=overlays, max_frames=max_frames)
@@ -71,9 +71,9 @@ def export(
     images: Path | None = IMAGES,
 ) -> None:
     """(Re)write the MegaDetector JSON and CSV tables beside a results file; crops on request."""
-    from components.results.crops import write_crops
-    from components.results.outputs import write_exports
-    from components.results.records import load_results
+    from nolabel.components.results.crops import write_crops
+    from nolabel.components.results.outputs import write_exports
+    from nolabel.components.results.records import load_results
 
     loaded = load_results(results, images)
     written: dict = write_exports(loaded)

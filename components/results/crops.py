@@ -6,8 +6,8 @@ import csv
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from components.common.errors import InputError
-from components.results.records import ScoreResults
+from nolabel.components.common.errors import InputError
+from nolabel.components.results.records import ScoreResults
 
 CROP_COLUMNS = ("crop", "file", "box", "x0", "y0", "x1", "y1", "score", "verdict")
 

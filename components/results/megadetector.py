@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from components.results.records import ScoreResults
+from nolabel.components.results.records import ScoreResults
 
 FORMAT_VERSION = "1.6"
 ANIMAL_CATEGORY = "1"  # "0" is informally reserved for "empty"

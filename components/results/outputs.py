@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.results.megadetector import to_megadetector
-from components.results.records import ScoreResults
-from components.results.tables import write_json, write_tables
+from nolabel.components.results.megadetector import to_megadetector
+from nolabel.components.results.records import ScoreResults
+from nolabel.components.results.tables import write_json, write_tables
 
 
 def sibling_paths(out: str | Path) -> dict[str, Path]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.common.errors import InputError
-from components.detect.policy import VERDICTS
+from nolabel.components.common.errors import InputError
+from nolabel.components.detect.policy import VERDICTS
 
 
 @dataclass

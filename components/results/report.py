@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from components.common.files import write_text_atomic
-from components.results.records import VERDICTS, ScoreResults
+from nolabel.components.common.files import write_text_atomic
+from nolabel.components.results.records import VERDICTS, ScoreResults
 
 THUMB_SIDE = 360
 STYLE = """
@@ -197,7 +197,7 @@ def heatmap_overlays(results: ScoreResults, classifier: Any, top: int) -> dict[s
     from matplotlib import colormaps
     from PIL import Image, ImageOps
 
-    from components.lime.explain import LimeParams, explain_image
+    from nolabel.components.lime.explain import LimeParams, explain_image
 
     ranked = sorted(
         (r for r in results.images if r["verdict"] == "animal"),

@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
-from components.common.errors import InputError
-from components.results.records import ScoreResults
+from nolabel.components.common.errors import InputError
+from nolabel.components.results.records import ScoreResults
 
 FOLDERS = ("animal", "empty", "review")
 MANIFEST = ".nolabel-sort.json"

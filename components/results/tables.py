@@ -9,8 +9,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from components.common.files import write_text_atomic
-from components.results.records import ScoreResults
+from nolabel.components.common.files import write_text_atomic
+from nolabel.components.results.records import ScoreResults
 
 FRAME_COLUMNS = (
     "file", "burst", "burst_size", "probability", "burst_probability", "verdict",

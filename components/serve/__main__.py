@@ -1,12 +1,12 @@
-"""``python -m components.serve [serve] [--host --port --workers]``: the container entrypoint."""
+"""``python -m nolabel.components.serve [serve] [--host --port ...]``: container entrypoint."""
 
 from __future__ import annotations
 
 import sys
 
-from components.common.cli import add_json_entrypoint, new_app, run_app
-from components.serve.cli import register
-from components.serve.step import ServeParams, run
+from nolabel.components.common.cli import container_main
+from nolabel.components.serve.cli import register
+from nolabel.components.serve.step import SERVE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,10 +14,8 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0].startswith("-") and args[0] not in ("--help", "-h"):
         args.insert(0, "serve")
-    app = new_app("nolabel serve: REST predictions from the registered models.")
-    register(app)
-    add_json_entrypoint(app, run, ServeParams)
-    run_app(app, args)
+    help_text = "nolabel serve: REST predictions from the registered models."
+    container_main(help_text, register, (SERVE,), args)
 
 
 if __name__ == "__main__":

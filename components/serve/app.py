@@ -9,16 +9,16 @@ from collections.abc import AsyncIterator
 import anyio
 from fastapi import FastAPI
 
-from components.common.settings import Settings, get_settings
-from components.serve.decoding import PixelGate
-from components.serve.errors import install_error_handlers
-from components.serve.metrics import ServeMetrics, create_metrics
-from components.serve.middleware import RequestContextMiddleware, configure_logging
-from components.serve.models import LoadedModel, ModelManager
-from components.serve.probes import health
-from components.serve.report import report
-from components.serve.routes import v1
-from components.serve.settings import ServeSettings
+from nolabel.components.common.settings import Settings, get_settings
+from nolabel.components.serve.decoding import PixelGate
+from nolabel.components.serve.errors import install_error_handlers
+from nolabel.components.serve.metrics import ServeMetrics, create_metrics
+from nolabel.components.serve.middleware import RequestContextMiddleware, configure_logging
+from nolabel.components.serve.models import LoadedModel, ModelManager
+from nolabel.components.serve.probes import health
+from nolabel.components.serve.report import report
+from nolabel.components.serve.routes import v1
+from nolabel.components.serve.settings import ServeSettings
 
 log = logging.getLogger("nolabel.serve")
 API_VERSION = "1.0.0"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from components.common.cli import emit
+from nolabel.components.common.cli import emit
 
 
 def serve(
@@ -19,7 +19,7 @@ def serve(
     ),
 ) -> None:
     """Serve predictions over HTTP until interrupted (see GET /docs for the API)."""
-    from components.serve.step import ServeParams, run
+    from nolabel.components.serve.step import ServeParams, run
 
     params = ServeParams(
         host=host,

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from components.common.images import ImageError, decode_cost, release_memory
-from components.serve.errors import ApiError
-from components.serve.inputs import UploadedImage, check_bytes, decode_upload
+from nolabel.components.common.images import ImageError, decode_cost, release_memory
+from nolabel.components.serve.errors import ApiError
+from nolabel.components.serve.inputs import UploadedImage, check_bytes, decode_upload
 
 LARGE_DECODE = 4_000_000  # pixels after which freed memory is handed back at once
 

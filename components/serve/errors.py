@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from components.common.errors import InputError
-from components.common.images import ImageError
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.images import ImageError
 
 log = logging.getLogger("nolabel.serve")
 

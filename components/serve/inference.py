@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from components.common.images import to_full_pixels
-from components.serve.errors import ApiError
-from components.serve.metrics import ServeMetrics
-from components.serve.models import LoadedModel
-from components.serve.schemas import Box
+from nolabel.components.common.images import to_full_pixels
+from nolabel.components.serve.errors import ApiError
+from nolabel.components.serve.metrics import ServeMetrics
+from nolabel.components.serve.models import LoadedModel
+from nolabel.components.serve.schemas import Box
 
 MIN_EXPLAIN_SIDE = 16
 
@@ -105,8 +105,8 @@ def explain(
     seed: int,
 ) -> dict[str, Any]:
     """LIME on one image: boxes (xyxy, original pixels), heat-map PNG (base64) and fit R²."""
-    from components.lime.explain import LimeParams, explain_image
-    from components.lime.overlay import heatmap_png
+    from nolabel.components.lime.explain import LimeParams, explain_image
+    from nolabel.components.lime.overlay import heatmap_png
 
     height, width = array.shape[:2]
     if min(height, width) < MIN_EXPLAIN_SIDE:

@@ -1,6 +1,6 @@
 """Image uploads: multipart files or a raw image body, checked by content type AND magic bytes.
 
-The byte cap is enforced by :class:`components.serve.middleware.RequestContextMiddleware` while
+The byte cap is enforced by :class:`.middleware.RequestContextMiddleware` while
 the body is read; here we check media types, sniff the bytes and decode with the pixel cap.
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from components.common.images import ImageError, decode_scaled, sniff_image_type, to_array
-from components.serve.errors import ApiError
+from nolabel.components.common.images import ImageError, decode_scaled, sniff_image_type, to_array
+from nolabel.components.serve.errors import ApiError
 
 # Declared media type → the format sniffed from the bytes that it may carry.
 IMAGE_MEDIA_TYPES = {

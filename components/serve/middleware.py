@@ -13,7 +13,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from components.serve.metrics import ServeMetrics
+from nolabel.components.serve.metrics import ServeMetrics
 
 access_log = logging.getLogger("nolabel.serve.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from components.common.settings import Settings
-from components.serve.settings import ServeSettings
+from nolabel.components.common.settings import Settings
+from nolabel.components.serve.settings import ServeSettings
 
 log = logging.getLogger("nolabel.serve.models")
 
@@ -25,7 +25,7 @@ CLASSIFIER, DETECTOR = "classifier", "detector"
 
 
 class Classifier(Protocol):
-    """What serve needs from ``components.transfer.classifier.ImageClassifier``."""
+    """What serve needs from ``nolabel.components.transfer.classifier.ImageClassifier``."""
 
     threshold: float
 
@@ -33,7 +33,7 @@ class Classifier(Protocol):
 
 
 class Detector(Protocol):
-    """What serve needs from ``components.detect.predictor.Detector``."""
+    """What serve needs from ``nolabel.components.detect.predictor.Detector``."""
 
     def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]: ...
 
@@ -53,14 +53,14 @@ def default_loaders(
     cores = os.cpu_count() or 1
 
     def load_classifier(uri: str) -> Any:
-        from components.transfer.classifier import load_classifier as load
+        from nolabel.components.transfer.classifier import load_classifier as load
 
         return load(uri, threads=classifier_threads or cores)
 
     def load_detector(uri: str) -> Any:
         import torch
 
-        from components.detect.predictor import load_detector as load
+        from nolabel.components.detect.predictor import load_detector as load
 
         torch.set_num_threads(1)
         detector = load(uri, threads=detector_threads or cores)
@@ -184,7 +184,7 @@ class ModelManager:
     def _lookup(self, name: str, alias: str) -> str | None:
         if self._alias_lookup is not None:
             return self._alias_lookup(name, alias)
-        from components.common import tracking
+        from nolabel.components.common import tracking
 
         if not self._tracking_ready:
             tracking.configure(self.settings)

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from components.serve.deps import manager_of
-from components.serve.schemas import HealthResponse, ReadyResponse
+from nolabel.components.serve.deps import manager_of
+from nolabel.components.serve.schemas import HealthResponse, ReadyResponse
 
 health = APIRouter(tags=["operations"])
 

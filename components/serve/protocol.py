@@ -10,7 +10,7 @@ sends nothing, dribbles its headers or declares a body it never sends is held fo
   cap's size): from the end of the headers to the end of the body; then a 408 and close (the
   app sees a disconnect). A 30-byte body dribbled over 30 s is cut at ~10 s; 20 MB may take 7 min.
 
-Settings come from :class:`components.serve.settings.ServeSettings` (``NOLABEL_SERVE_*``).
+Settings come from :class:`nolabel.components.serve.settings.ServeSettings` (``NOLABEL_SERVE_*``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from components.serve.settings import ServeSettings
+from nolabel.components.serve.settings import ServeSettings
 
 log = logging.getLogger("nolabel.serve")
 TIMEOUT_BODY = b'{"detail":"request not received in time","code":"request_timeout"}'
@@ -30,7 +30,7 @@ TIMEOUT_BODY = b'{"detail":"request not received in time","code":"request_timeou
 
 @lru_cache(maxsize=1)
 def _limits() -> tuple[float, float, int, int]:
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     settings = ServeSettings()
     return (

@@ -10,11 +10,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from components.common.errors import InputError
-from components.results.records import ScoreResults, load_results
-from components.results.report import render_report
-from components.serve.deps import ErrorBody, require_token
-from components.serve.errors import ApiError
+from nolabel.components.common.errors import InputError
+from nolabel.components.results.records import ScoreResults, load_results
+from nolabel.components.results.report import render_report
+from nolabel.components.serve.deps import ErrorBody, require_token
+from nolabel.components.serve.errors import ApiError
 
 report = APIRouter(tags=["report"], dependencies=[Depends(require_token)])
 _cache: dict[str, tuple[float, ScoreResults, frozenset[str]]] = {}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
-from components.common.images import models_side
-from components.detect.policy import apply_policy
-from components.serve import inference
-from components.serve.deps import (
+from nolabel.components.common.images import models_side
+from nolabel.components.detect.policy import apply_policy
+from nolabel.components.serve import inference
+from nolabel.components.serve.deps import (
     IMAGE_ERRORS,
     decoded,
     elapsed_ms,
@@ -19,10 +19,10 @@ from components.serve.deps import (
     models_or_503,
     require_token,
 )
-from components.serve.errors import ApiError
-from components.serve.inputs import image_request_body
-from components.serve.models import CLASSIFIER, DETECTOR, ModelSet
-from components.serve.schemas import (
+from nolabel.components.serve.errors import ApiError
+from nolabel.components.serve.inputs import image_request_body
+from nolabel.components.serve.models import CLASSIFIER, DETECTOR, ModelSet
+from nolabel.components.serve.schemas import (
     BatchResponse,
     Box,
     ClassifyResponse,
@@ -59,7 +59,7 @@ async def _predictions(
     boxes_on_empty: bool = False,
 ) -> list[Prediction]:
     """Classifier and detector side by side in two worker threads, then the verdict policy of
-    ``components.detect.policy`` (no box on an image the classifier calls empty)."""
+    ``nolabel.components.detect.policy`` (no box on an image the classifier calls empty)."""
     arrays = [image.array for image in images]
     sizes = [(image.width, image.height) for image in images]
     metrics = request.app.state.metrics

@@ -1,6 +1,6 @@
 """Serving knobs that only the service reads (env prefix ``NOLABEL_SERVE_``).
 
-The shared ``components.common.settings.Settings`` holds the model URIs, alias, token and caps;
+The shared ``common.settings.Settings`` holds the model URIs, alias, token and caps;
 these are the extra, serve-only settings.
 """
 
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nolabel.components.common.names import CANDIDATE, CLASSIFIER_MODEL, DETECTOR_MODEL
 
 
 class ServeSettings(BaseSettings):
@@ -20,10 +22,10 @@ class ServeSettings(BaseSettings):
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed by CORS; empty (default) disables CORS."
     )
-    classifier_name: str = Field("nolabel-classifier", description="Registered classifier name.")
-    detector_name: str = Field("nolabel-detector", description="Registered detector name.")
+    classifier_name: str = Field(CLASSIFIER_MODEL, description="Registered classifier name.")
+    detector_name: str = Field(DETECTOR_MODEL, description="Registered detector name.")
     fallback_alias: str = Field(
-        "candidate", description="Alias tried when NOLABEL_MODEL_ALIAS has no version."
+        CANDIDATE, description="Alias tried when NOLABEL_MODEL_ALIAS has no version."
     )
     require_detector: bool = Field(
         True, description="Readiness needs the detector too (false: classifier-only service)."

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-APP_FACTORY = "components.serve.app:create_app"
+from nolabel.components.common.contracts import Step
+
+APP_FACTORY = "nolabel.components.serve.app:create_app"
 
 
 class ServeParams(BaseModel):
@@ -44,7 +46,7 @@ def run(params: ServeParams) -> ServeResult:
     """
     import uvicorn
 
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     if params.model:
         os.environ["NOLABEL_CLASSIFIER_MODEL"] = params.model
@@ -83,8 +85,8 @@ def _note(received: list[str]):
 
 
 def _run_uvicorn(uvicorn, params: ServeParams) -> None:
-    from components.serve.protocol import GuardedH11Protocol
-    from components.serve.settings import ServeSettings
+    from nolabel.components.serve.protocol import GuardedH11Protocol
+    from nolabel.components.serve.settings import ServeSettings
 
     limits = ServeSettings()
     uvicorn.run(
@@ -102,3 +104,8 @@ def _run_uvicorn(uvicorn, params: ServeParams) -> None:
         timeout_keep_alive=limits.keep_alive_timeout,
         h11_max_incomplete_event_size=limits.max_header_bytes,
     )
+
+
+SERVE = Step(
+    "serve", ServeParams, ServeResult, run="nolabel.components.serve.step:run", image="serve"
+)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 AUGMENTATIONS = ("flip", "grey", "crop", "blur")
 ORIGINAL = "none"
@@ -76,7 +76,7 @@ def expand(
 
 
 def _decode(data: bytes) -> np.ndarray:
-    from components.common.images import decode_image, to_array
+    from nolabel.components.common.images import decode_image, to_array
 
     return to_array(decode_image(bytes(data)))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 EFFICIENTNET_LITE = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 BACKBONES = (*EFFICIENTNET_LITE, "resnet50", "pixels")

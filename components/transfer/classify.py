@@ -8,38 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
 
-from components.common.errors import InputError
-
-
-class ClassifyParams(BaseModel):
-    """Settings of ``nolabel classify``."""
-
-    images: str = Field(..., description="directory of images (searched recursively)")
-    out: str = Field(..., description="output file: .csv or .json")
-    model: str | None = Field(None, description="model URI; default the registry's classifier")
-    batch_size: int = Field(32, ge=1, le=1024)
-
-
-class ClassifyResult(BaseModel):
-    """What ``nolabel classify`` wrote."""
-
-    out: str
-    images: int
-    classified: int
-    positives: int
-    failures: dict[str, int]
-    model_name: str | None
-    model_version: str | None
-    threshold: float
+from nolabel.components.common.errors import InputError
+from nolabel.components.transfer.contract import ClassifyParams, ClassifyResult
 
 
 def run_classify(params: ClassifyParams) -> ClassifyResult:
     """Classify every image under ``params.images``; write file, probability, label rows."""
-    from components.common.images import ImageError, list_images, load_rgb, to_array
-    from components.common.settings import get_settings
-    from components.transfer.classifier import load_classifier
+    from nolabel.components.common.images import ImageError, list_images, load_rgb, to_array
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.transfer.classifier import load_classifier
 
     out = Path(params.out)
     if out.suffix.lower() not in (".csv", ".json"):

@@ -21,12 +21,24 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from components.common.datasets import dataset_prefix, read_manifest, read_parquet, write_parquet
-from components.common.settings import Settings, get_settings
-from components.common.store import ArtifactStore, open_store
-from components.transfer.augment import ORIGINAL, check_augmentations, expand
-from components.transfer.backbones import check_backbone
-from components.transfer.runtime import FeatureExtractor, cached_onnx, onnx_key, weights_path
+from nolabel.components.common.datasets import (
+    features_key as dataset_features_key,
+)
+from nolabel.components.common.datasets import (
+    read_manifest,
+    read_parquet,
+    write_parquet,
+)
+from nolabel.components.common.settings import Settings, get_settings
+from nolabel.components.common.store import ArtifactStore, open_store
+from nolabel.components.transfer.augment import ORIGINAL, check_augmentations, expand
+from nolabel.components.transfer.backbones import check_backbone
+from nolabel.components.transfer.runtime import (
+    FeatureExtractor,
+    cached_onnx,
+    onnx_key,
+    weights_path,
+)
 
 DEFAULT_SIZE = 224
 _EXTRACTORS: dict[str, FeatureExtractor] = {}
@@ -55,12 +67,12 @@ def features_key(
     """Store key of a dataset's feature table."""
     size = "" if input_size == DEFAULT_SIZE else f"-s{input_size}"
     aug = "-aug" if augmented else ""
-    return f"{dataset_prefix(dataset)}/features/{backbone}-cut{cut}{size}{aug}.parquet"
+    return dataset_features_key(dataset, f"{backbone}-cut{cut}{size}{aug}")
 
 
 def spark_session(master: str | None = None, app_name: str = "nolabel-transfer"):
     """The Spark session, with Python workers on this interpreter (the same venv)."""
-    from components.common.spark import get_spark
+    from nolabel.components.common.spark import get_spark
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -100,7 +112,7 @@ def _extractor(spec: dict[str, Any]) -> FeatureExtractor:
 
 def featurize_partition(batches: Iterator[pd.DataFrame], spec: dict[str, Any]):
     """``mapInPandas`` body: manifest rows in, one row per (image, augmentation) out."""
-    from components.common.images import ImageError, decode_image, to_array
+    from nolabel.components.common.images import ImageError, decode_image, to_array
 
     extractor = _extractor(spec)
     store = open_store(Settings(**spec["store"]))

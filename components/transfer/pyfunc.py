@@ -10,7 +10,8 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from components.transfer.classifier import MODEL_NAME, ImageClassifier
+from nolabel.components.common.names import CANDIDATE
+from nolabel.components.transfer.classifier import MODEL_NAME, ImageClassifier
 
 PIP_REQUIREMENTS = [
     "numpy",
@@ -23,7 +24,7 @@ PIP_REQUIREMENTS = [
 
 
 def _images_from_input(model_input: Any, max_pixels: int) -> list[np.ndarray]:
-    from components.common.images import load_rgb, to_array
+    from nolabel.components.common.images import load_rgb, to_array
 
     if isinstance(model_input, pd.DataFrame):
         column = next(
@@ -70,11 +71,11 @@ class ClassifierPyfunc(mlflow.pyfunc.PythonModel):
 def log_classifier(
     model_dir: str | Path,
     register: bool = True,
-    alias: str = "candidate",
+    alias: str = CANDIDATE,
     name: str = MODEL_NAME,
 ) -> tuple[str, str | None]:
     """Log a classifier directory as a pyfunc in the active run; register it; (uri, version)."""
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     info = mlflow.pyfunc.log_model(
         name="model",

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from components.common.datasets import POSITIVE
-from components.common.errors import InputError
-from components.transfer.classifier import ImageClassifier, save_classifier
+from nolabel.components.common.datasets import POSITIVE
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.names import CANDIDATE
+from nolabel.components.transfer.classifier import ImageClassifier, save_classifier
 
 
 @dataclass
@@ -40,7 +41,7 @@ def train_classifier_from_arrays(
     weights: str | None = None,
     reg_param: float = 0.01,
     register: bool = True,
-    alias: str = "candidate",
+    alias: str = CANDIDATE,
     model_dir: str | Path | None = None,
 ) -> QuickClassifier:
     """Featurize uint8 RGB images, fit a logistic regression (scikit-learn), save the model and,
@@ -51,8 +52,8 @@ def train_classifier_from_arrays(
     """
     from sklearn.linear_model import LogisticRegression
 
-    from components.transfer.metrics import calibrate_threshold
-    from components.transfer.runtime import FeatureExtractor, cached_onnx
+    from nolabel.components.transfer.metrics import calibrate_threshold
+    from nolabel.components.transfer.runtime import FeatureExtractor, cached_onnx
 
     y = _as_binary(labels)
     if len(y) != len(images) or len(np.unique(y)) < 2:
@@ -80,8 +81,8 @@ def train_classifier_from_arrays(
     save_classifier(target, config, onnx_path=onnx_path, weights=weights)
     uri = version = run_id = None
     if register:
-        from components.common import tracking
-        from components.transfer.pyfunc import log_classifier
+        from nolabel.components.common import tracking
+        from nolabel.components.transfer.pyfunc import log_classifier
 
         with tracking.start_run("transfer-quick", tags={"step": "transfer"}) as run:
             tracking.log_params({k: config[k] for k in ("backbone", "cut_layers", "input_size")})

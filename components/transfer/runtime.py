@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from components.common.errors import InputError
-from components.transfer.backbones import (
+from nolabel.components.common.errors import InputError
+from nolabel.components.transfer.backbones import (
     build_feature_net,
     check_backbone,
     file_digest,
@@ -78,8 +78,8 @@ def fetch_weights(source: str) -> Path:
     """A local copy of weights named by a URL (http/https) or a store URI (file://, s3://)."""
     import hashlib
 
-    from components.common.settings import get_settings
-    from components.common.store import open_store
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.common.store import open_store
 
     target = get_settings().home / "cache" / "weights"
     name = hashlib.sha256(source.encode()).hexdigest()[:16] + ".pth"
@@ -163,8 +163,8 @@ def cached_onnx(
     backbone: str, cuts: Sequence[int], input_size: int, weights: str | None = None, store=None
 ) -> Path:
     """Local path of the ONNX export, exporting and storing it on first use."""
-    from components.common.settings import get_settings
-    from components.common.store import open_store
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.common.store import open_store
 
     store = store or open_store()
     wpath = weights_path(backbone, weights)

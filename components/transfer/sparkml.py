@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from components.common.datasets import POSITIVE
+from nolabel.components.common.datasets import POSITIVE
 
 SMALL_ROWS = 20_000
 

@@ -7,56 +7,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
 
-from components.common.datasets import check_name, read_manifest
-from components.common.errors import InputError
-from components.transfer.classifier import MODEL_NAME
+from nolabel.components.common.datasets import check_name, read_manifest
+from nolabel.components.common.errors import InputError
+from nolabel.components.transfer.contract import TrainParams, TrainResult
 
 TRAIN_TAGS = {"step": "transfer"}
-
-
-class TrainParams(BaseModel):
-    """Settings of ``nolabel train``."""
-
-    dataset: str
-    backbone: Literal[
-        "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "resnet50"
-    ] = "efficientnet-lite0"
-    weights: str | None = Field(None, description="resnet50: torchvision state dict, path or URL")
-    variants: str = Field("all", description="all, seeds, or comma-separated variant names")
-    input_size: int = Field(224, ge=32, le=1024, description="backbone input side in pixels")
-    spark_master: str | None = None
-    batch_size: int = Field(32, ge=1, le=1024)
-    reg_param: float = Field(0.01, ge=0)
-    elastic_net: float = Field(0.0, ge=0, le=1)
-    max_iter: int = Field(100, ge=1)
-    class_weights: bool = True
-    test_fraction: float = Field(0.25, gt=0, lt=1)
-    threshold_method: Literal["f1", "youden"] = "f1"
-    seed: int = 42
-    register_model: bool = True
-    alias: str = "candidate"
-    refresh_features: bool = False
-
-
-class TrainResult(BaseModel):
-    """What ``nolabel train`` produced."""
-
-    parent_run_id: str
-    best_variant: str
-    metrics: dict[str, Any]
-    model_uri: str
-    model_name: str = MODEL_NAME
-    model_version: str | None
-    table: list[dict[str, Any]]
-    features: dict[str, str] = {}
-    image_errors: dict[str, int] = {}
-    images: dict[str, int] = {}
-    seconds: float = 0.0
 
 
 def _say(message: str, started: float) -> None:
@@ -65,8 +23,8 @@ def _say(message: str, started: float) -> None:
 
 
 def _log_variant(outcome, params: TrainParams) -> None:
-    from components.common import tracking
-    from components.transfer.metrics import close_figure, roc_figure
+    from nolabel.components.common import tracking
+    from nolabel.components.transfer.metrics import close_figure, roc_figure
 
     variant = outcome.variant
     tracking.log_params(
@@ -91,10 +49,10 @@ def _log_variant(outcome, params: TrainParams) -> None:
 
 
 def _save_best(outcome, params: TrainParams, cuts: tuple[int, ...], target: Path) -> Path:
-    from components.transfer.classifier import save_classifier
-    from components.transfer.runtime import cached_onnx
-    from components.transfer.sparkml import linear_coefficients
-    from components.transfer.variants import PIXEL_SIZE
+    from nolabel.components.transfer.classifier import save_classifier
+    from nolabel.components.transfer.runtime import cached_onnx
+    from nolabel.components.transfer.sparkml import linear_coefficients
+    from nolabel.components.transfer.variants import PIXEL_SIZE
 
     variant = outcome.variant
     coefficients, intercept = linear_coefficients(outcome.model)
@@ -136,12 +94,16 @@ def _check_manifest(dataset: str, manifest: pd.DataFrame) -> None:
 
 def run(params: TrainParams) -> TrainResult:
     """Featurize the dataset, fit every variant as a child MLflow run, register the best."""
-    from components.common import tracking
-    from components.common.store import open_store
-    from components.transfer.featurize import featurize_dataset, load_features, spark_session
-    from components.transfer.pyfunc import log_classifier
-    from components.transfer.sparkml import split_ids
-    from components.transfer.train import (
+    from nolabel.components.common import tracking
+    from nolabel.components.common.store import open_store
+    from nolabel.components.transfer.featurize import (
+        featurize_dataset,
+        load_features,
+        spark_session,
+    )
+    from nolabel.components.transfer.pyfunc import log_classifier
+    from nolabel.components.transfer.sparkml import split_ids
+    from nolabel.components.transfer.train import (
         FitSettings,
         best_outcome,
         fit_variant,
@@ -149,7 +111,7 @@ def run(params: TrainParams) -> TrainResult:
         original_rows,
         table_row,
     )
-    from components.transfer.variants import PIXEL_SIZE, select_variants
+    from nolabel.components.transfer.variants import PIXEL_SIZE, select_variants
 
     started = time.perf_counter()
     check_name(params.dataset)

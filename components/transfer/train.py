@@ -8,17 +8,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.common.datasets import POSITIVE
-from components.transfer.augment import ORIGINAL
-from components.transfer.metrics import binary_metrics, calibrate_threshold
-from components.transfer.sparkml import (
+from nolabel.components.common.datasets import POSITIVE
+from nolabel.components.transfer.augment import ORIGINAL
+from nolabel.components.transfer.metrics import binary_metrics, calibrate_threshold
+from nolabel.components.transfer.sparkml import (
     ensemble_by_key,
     fit_pipeline,
     positive_probability,
     split_ids,
     to_spark,
 )
-from components.transfer.variants import Variant
+from nolabel.components.transfer.variants import Variant
 
 
 @dataclass

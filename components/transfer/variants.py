@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 PIXEL_SIZE = 120
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.common.bursts import (
+from nolabel.components.common.bursts import (
     burst_keys,
     burst_probability,
     exif_timestamp,
     name_burst,
 )
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 
 def _jpeg(root: Path, relative: str, stamp: str | None = None, tag: int = 36867) -> str:

@@ -15,7 +15,7 @@ from tests.conftest import free_port, wait_for_port
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "components.cli", *args],
+        [sys.executable, "-m", "nolabel.components.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.common.images import ImageError, decode_image, decode_scaled
+from nolabel.components.common.images import ImageError, decode_image, decode_scaled
 
 
 def _encoded(width: int, height: int, fmt: str = "JPEG", orientation: int | None = None) -> bytes:
@@ -51,7 +51,7 @@ def test_bright_block_stays_in_place_and_png_is_reduced_after_decoding():
 
 
 def test_decode_cost_and_images_over_pillows_own_limit():
-    from components.common.images import decode_cost
+    from nolabel.components.common.images import decode_cost
 
     assert decode_cost(_encoded(900, 600, fmt="PNG"), min_side=100) == 900 * 600
     assert decode_cost(_encoded(1600, 1000), min_side=100) == 200 * 125  # libjpeg 1/8

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.common import model_cache, owners, tracking
+from nolabel.components.common import model_cache, owners, tracking
 
 
 class _AddOne:

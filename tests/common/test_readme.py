@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.common.settings import Settings
+from nolabel.components.common.settings import Settings
 from tests.conftest import REPO_ROOT
 
 

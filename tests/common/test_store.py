@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from components.common.errors import InputError
-from components.common.s3_store import S3Store
-from components.common.settings import get_settings
-from components.common.store import ArtifactStore, LocalStore, open_store
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.s3_store import S3Store
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import ArtifactStore, LocalStore, open_store
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from components.common.errors import ConfigurationError
-from components.common.s3_store import S3Store
-from components.common.settings import get_settings
+from nolabel.components.common.errors import ConfigurationError
+from nolabel.components.common.s3_store import S3Store
+from nolabel.components.common.settings import get_settings
 from tests.conftest import (
     REPO_ROOT,
     S3_ACCESS_KEY,
@@ -81,7 +81,7 @@ def s3_env(home: str, endpoint: str, bucket: str) -> dict[str, str]:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "components.cli", *args]
+    return [sys.executable, "-m", "nolabel.components.cli", *args]
 
 
 CRAWL = ("crawl", "--dataset", "s3c", "--positive", "leopard", "--pages", "4", "--per-page")

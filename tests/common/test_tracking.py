@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from components.common import tracking
-from components.common.errors import InputError
-from components.common.settings import get_settings
-from components.common.store import open_store
+from nolabel.components.common import tracking
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
 
 
 class AddOne:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from components.common.errors import ConfigurationError, InputError
-from components.crawl.api_client import ApiClient, TokenBucket, retry_after_seconds
+from nolabel.components.common.errors import ConfigurationError, InputError
+from nolabel.components.crawl.api_client import ApiClient, TokenBucket, retry_after_seconds
 from tests.crawl.servers import LoopbackServer, fail_then, serve_json
 
 

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from components.common.cli import new_app, run_app
-from components.common.datasets import MANIFEST_COLUMNS, manifest_key, write_parquet
-from components.common.errors import InputError
-from components.common.store import open_store
-from components.crawl import step
-from components.crawl.cli import register
-from components.crawl.plan import MAX_RESULTS_PER_CRAWL, MAX_RESULTS_PER_QUERY
-from components.crawl.step import CrawlParams, run
+from nolabel.components.common.cli import new_app, run_app
+from nolabel.components.common.datasets import MANIFEST_COLUMNS, manifest_key, write_parquet
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.store import open_store
+from nolabel.components.crawl import step
+from nolabel.components.crawl.cli import register
+from nolabel.components.crawl.plan import MAX_RESULTS_PER_CRAWL, MAX_RESULTS_PER_QUERY
+from nolabel.components.crawl.step import CrawlParams, run
 from tests.crawl.servers import jpeg_bytes
 
 
@@ -133,9 +133,9 @@ def test_cli_refuses_before_any_search(monkeypatch, capsys) -> None:
 
 
 def test_train_on_an_empty_manifest_is_one_clear_error(monkeypatch) -> None:
-    from components.transfer import featurize
-    from components.transfer.step import TrainParams
-    from components.transfer.step import run as train
+    from nolabel.components.transfer import featurize
+    from nolabel.components.transfer.step import TrainParams
+    from nolabel.components.transfer.step import run as train
 
     def no_spark(*args, **kwargs):
         raise AssertionError("Spark must not start for an empty manifest")

@@ -6,8 +6,8 @@ import random
 
 import pandas as pd
 
-from components.crawl.dedupe import dedupe, near_pairs
-from components.crawl.plan import build_plan, random_words, word_list
+from nolabel.components.crawl.dedupe import dedupe, near_pairs
+from nolabel.components.crawl.plan import build_plan, random_words, word_list
 
 
 def test_near_pairs_matches_brute_force() -> None:
@@ -63,7 +63,7 @@ def test_perceptual_hash_matches_imagehash() -> None:
     import numpy as np
     from PIL import Image
 
-    from components.crawl.process import perceptual_hash
+    from nolabel.components.crawl.normalize import perceptual_hash
 
     rng = np.random.default_rng(0)
     for size in ((64, 48), (300, 200), (17, 90)):

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.common.cli import new_app, run_app
-from components.common.coco import load_coco
-from components.common.datasets import read_manifest, read_parquet
-from components.common.store import open_store
-from components.crawl.cli import register
-from components.crawl.demo_render import render
-from components.crawl.step import CrawlParams, run
+from nolabel.components.common.cli import new_app, run_app
+from nolabel.components.common.coco import load_coco
+from nolabel.components.common.datasets import read_manifest, read_parquet
+from nolabel.components.common.store import open_store
+from nolabel.components.crawl.cli import register
+from nolabel.components.crawl.demo_render import render
+from nolabel.components.crawl.step import CrawlParams, run
 from tests.crawl.servers import jpeg_bytes
 
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from components.common.datasets import read_manifest, read_parquet
-from components.common.errors import InputError
-from components.common.store import open_store
-from components.crawl import fetch
-from components.crawl.step import CrawlParams, run
+from nolabel.components.common.datasets import read_manifest, read_parquet
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.store import open_store
+from nolabel.components.crawl import fetch
+from nolabel.components.crawl.step import CrawlParams, run
 from tests.crawl.servers import (
     LoopbackServer,
     endless,

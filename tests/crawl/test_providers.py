@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from components.common.errors import ConfigurationError, InputError
-from components.common.settings import get_settings
-from components.crawl.providers import ProviderOptions, make_provider
+from nolabel.components.common.errors import ConfigurationError, InputError
+from nolabel.components.common.settings import get_settings
+from nolabel.components.crawl.providers import ProviderOptions, make_provider
 from tests.crawl.servers import LoopbackServer, send, serve_json
 
 INAT_PHOTOS = "https://inaturalist-open-data.s3.amazonaws.com/photos"

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import time
 
-from components.common.datasets import read_manifest
-from components.common.store import open_store
-from components.crawl.progress import ProgressLog
-from components.crawl.step import CrawlParams, run
+from nolabel.components.common.datasets import read_manifest
+from nolabel.components.common.store import open_store
+from nolabel.components.crawl.progress import ProgressLog
+from nolabel.components.crawl.step import CrawlParams, run
 from tests.conftest import REPO_ROOT
 from tests.crawl.servers import LoopbackServer, jpeg_bytes, serve_bytes
 from tests.crawl.test_faults import openverse_listing
@@ -47,7 +47,13 @@ def test_kill_and_resume() -> None:
             progress=False,
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "components.crawl", "run-json", params.model_dump_json()],
+            [
+                sys.executable,
+                "-m",
+                "nolabel.components.crawl",
+                "run-json",
+                params.model_dump_json(),
+            ],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -89,9 +95,9 @@ def test_progress_write_failure_stops_the_crawl_cleanly() -> None:
     """If the progress log cannot be written, the crawl fails loudly instead of hanging."""
     import pytest
 
-    from components.crawl.engine import crawl_urls
-    from components.crawl.fetch import FetchOptions
-    from components.crawl.providers.demo import demo_url
+    from nolabel.components.crawl.engine import crawl_urls
+    from nolabel.components.crawl.fetch import FetchOptions
+    from nolabel.components.crawl.providers.demo import demo_url
 
     def broken_sink(records) -> None:
         raise OSError("disk full")

@@ -7,9 +7,9 @@ import ipaddress
 
 import pytest
 
-from components.crawl.fetch import Fetcher, FetchOptions
-from components.crawl.process import FetchFailure
-from components.crawl.safety import HostGuard, UnsafeURL, is_public
+from nolabel.components.crawl.fetch import Fetcher, FetchOptions
+from nolabel.components.crawl.normalize import FetchFailure
+from nolabel.components.crawl.safety import HostGuard, UnsafeURL, is_public
 from tests.crawl.servers import LoopbackServer, jpeg_bytes, serve_bytes
 
 

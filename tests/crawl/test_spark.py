@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.common.datasets import read_manifest
-from components.common.store import open_store
-from components.crawl.step import CrawlParams, run
+from nolabel.components.common.datasets import read_manifest
+from nolabel.components.common.store import open_store
+from nolabel.components.crawl.step import CrawlParams, run
 from tests.crawl.servers import LoopbackServer, jpeg_bytes, serve_bytes
 from tests.crawl.test_faults import openverse_listing
 

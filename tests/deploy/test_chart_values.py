@@ -6,7 +6,7 @@ import typing
 
 from pydantic import SecretStr
 
-from components.common.settings import Settings
+from nolabel.components.common.settings import Settings
 from tests.deploy.chart import (
     RELEASE,
     by_kind,
@@ -25,7 +25,7 @@ OTHER_CONFIG_KEYS = {"MLFLOW_S3_ENDPOINT_URL"}
 
 def _setting_field(variable: str):
     """The pydantic field an environment variable sets (None when no settings class reads it)."""
-    from components.serve.settings import ServeSettings
+    from nolabel.components.serve.settings import ServeSettings
 
     if variable.startswith("NOLABEL_SERVE_"):
         return ServeSettings.model_fields.get(variable.removeprefix("NOLABEL_SERVE_").lower())
@@ -73,7 +73,7 @@ def test_config_map_keys_are_real_non_secret_settings() -> None:
 
 
 def test_config_map_values_parse_as_settings(monkeypatch) -> None:
-    from components.serve.settings import ServeSettings
+    from nolabel.components.serve.settings import ServeSettings
 
     data = named(render(SCENARIOS["s3-mlflow"]), "ConfigMap")["data"]
     for key, value in data.items():

@@ -29,7 +29,7 @@ def _one_torch_thread() -> Iterator[None]:
 @contextmanager
 def nolabel_home(path: Path) -> Iterator[None]:
     """``NOLABEL_HOME`` set to ``path`` (settings re-read) for the block, then restored."""
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     previous = os.environ.get("NOLABEL_HOME")
     os.environ["NOLABEL_HOME"] = str(path)
@@ -55,7 +55,7 @@ class TrainedDetector:
 @pytest.fixture(scope="session")
 def trained_detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedDetector]:
     """A detector trained through the step on generated shapes, registered in its own home."""
-    from components.detect.step import DetectTrainParams, run
+    from nolabel.components.detect.step import DetectTrainParams, run
 
     root = tmp_path_factory.mktemp("detector")
     boxes, _ = make_dataset(root / "lime", 40, size=64, seed=1)
@@ -79,7 +79,7 @@ def trained_detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train
 @pytest.fixture
 def detector_home(trained_detector: TrainedDetector, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point NOLABEL_HOME at the trained detector's home for one test."""
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     monkeypatch.setenv("NOLABEL_HOME", str(trained_detector.home))
     get_settings.cache_clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.detect.config import apply_options, load_config
+from nolabel.components.detect.config import apply_options, load_config
 
 CAMTRAP = "faster-rcnn_effnet-lite0_fpn_camtrap"
 
@@ -14,7 +14,7 @@ def test_camtrap_config_inherits_the_default_and_keeps_empty_images():
     cfg = load_config(CAMTRAP)
     base = load_config("faster-rcnn_effnet-lite0_fpn")
     assert cfg.model.backbone.type == "EfficientNetLite" and cfg.model == base.model
-    assert "components.detect.transforms" in cfg.custom_imports.imports
+    assert "nolabel.components.detect.transforms" in cfg.custom_imports.imports
     dataset = cfg.train_dataloader.dataset
     assert dataset.filter_cfg.filter_empty_gt is False
     kinds = [step["type"] for step in dataset.pipeline]
@@ -26,7 +26,7 @@ def test_camtrap_config_inherits_the_default_and_keeps_empty_images():
 
 
 def test_camtrap_look_greys_darkens_and_keeps_shape():
-    from components.detect.transforms import CameraTrapLook
+    from nolabel.components.detect.transforms import CameraTrapLook
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, size=(40, 60, 3), dtype=np.uint8)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.common.errors import InputError
-from components.detect.config import apply_options, available_configs, load_config
+from nolabel.components.common.errors import InputError
+from nolabel.components.detect.config import apply_options, available_configs, load_config
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_r50_takes_a_load_from_checkpoint(tmp_path):
 def test_backbone_loads_imagenet_weights_and_freezes_stages():
     import torch
 
-    from components.detect.backbone import EfficientNetLite, packaged_weights_path
+    from nolabel.components.detect.backbone import EfficientNetLite, packaged_weights_path
 
     backbone = EfficientNetLite(frozen_stages=2)
     backbone.init_weights()
@@ -76,7 +76,7 @@ def test_backbone_loads_imagenet_weights_and_freezes_stages():
 
 
 def test_no_frozen_stages_trains_everything():
-    from components.detect.backbone import EfficientNetLite
+    from nolabel.components.detect.backbone import EfficientNetLite
 
     backbone = EfficientNetLite(frozen_stages=-1, weights=None)
     assert all(p.requires_grad for p in backbone.parameters())

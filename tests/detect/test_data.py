@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from components.common.errors import InputError
-from components.detect.data import prepare, split_by_image
+from nolabel.components.common.errors import InputError
+from nolabel.components.detect.data import prepare, split_by_image
 from tests.detect.shapes import make_dataset
 
 
@@ -67,7 +67,7 @@ def test_prepare_normalises_boxes_and_paths(tmp_path):
 
 
 def test_store_uris_for_boxes_and_image_root(tmp_path, s3_bucket):
-    from components.common.store import open_store
+    from nolabel.components.common.store import open_store
 
     store = open_store()
     path, coco = make_dataset(tmp_path / "src", 3, size=48)

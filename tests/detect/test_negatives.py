@@ -33,8 +33,8 @@ def _frames(folder, count, seed):
 @pytest.fixture(scope="module")
 def negatives_detector(tmp_path_factory):
     """Trained like the session's detector, plus 40 empty frames, with the camera-trap config."""
-    from components.detect.predictor import load_detector
-    from components.detect.step import DetectTrainParams, run
+    from nolabel.components.detect.predictor import load_detector
+    from nolabel.components.detect.step import DetectTrainParams, run
 
     root = tmp_path_factory.mktemp("negatives")
     boxes, _ = make_dataset(root / "lime", 40, size=64, seed=1)
@@ -57,7 +57,7 @@ def _top_scores(detector, images) -> np.ndarray:
 def test_empty_frames_get_no_box_and_shapes_are_still_found(
     negatives_detector, trained_detector, detector_home
 ):
-    from components.detect.predictor import load_detector
+    from nolabel.components.detect.predictor import load_detector
 
     result, detector = negatives_detector
     assert result.negative_images == 40 and result.train_images == 32 + 40

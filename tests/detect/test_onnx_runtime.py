@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 
 def _images() -> list[np.ndarray]:
@@ -28,7 +28,7 @@ def _assert_same(left: list[dict], right: list[dict]) -> None:
 
 
 def test_onnx_matches_torch_and_serves_the_rpn(trained_detector, detector_home):
-    from components.detect.predictor import load_detector
+    from nolabel.components.detect.predictor import load_detector
 
     torch_detector = load_detector(runtime="torch")
     onnx_detector = load_detector(runtime="onnx", threads=1)
@@ -51,8 +51,8 @@ def test_onnx_matches_torch_and_serves_the_rpn(trained_detector, detector_home):
 
 
 def test_failed_export_or_parity_falls_back_to_torch(trained_detector, detector_home, caplog):
-    from components.detect.onnx_features import DenseOnnx
-    from components.detect.predictor import load_detector
+    from nolabel.components.detect.onnx_features import DenseOnnx
+    from nolabel.components.detect.predictor import load_detector
 
     expected = load_detector(runtime="torch").predict(_images())
     detector = load_detector(runtime="onnx", threads=1)
@@ -75,8 +75,8 @@ def test_failed_export_or_parity_falls_back_to_torch(trained_detector, detector_
 
 
 def test_shape_cap_and_runtime_choice(trained_detector, detector_home, monkeypatch):
-    from components.common.settings import get_settings
-    from components.detect.predictor import load_detector
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.detect.predictor import load_detector
 
     detector = load_detector(runtime="onnx", threads=1)
     dense = detector.model.extract_feat

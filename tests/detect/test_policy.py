@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from components.detect.policy import apply_policy, box_confidence, finish_records, frame_verdict
+from nolabel.components.detect.policy import (
+    apply_policy,
+    box_confidence,
+    finish_records,
+    frame_verdict,
+)
 
 
 def test_frame_verdicts():

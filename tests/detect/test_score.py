@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def classifier_dir(tmp_path):
     """A quick pixels classifier: bright shape (positive) vs plain noise (negative)."""
-    from components.transfer.quick import train_classifier_from_arrays
+    from nolabel.components.transfer.quick import train_classifier_from_arrays
 
     rng = np.random.default_rng(5)
     positives = [np.asarray(make_image(rng, 64)[0]) for _ in range(12)]
@@ -53,7 +53,7 @@ def sd_card(tmp_path):
 def _score(args):
     from typer.testing import CliRunner
 
-    from components.cli import build_app
+    from nolabel.components.cli import build_app
 
     result = CliRunner().invoke(build_app(), ["score", *args])
     assert result.exit_code == 0, result.output
@@ -137,8 +137,8 @@ def test_score_folder_with_bad_files_and_resume(
 
 
 def test_score_rejects_a_missing_folder(tmp_path, classifier_dir):
-    from components.common.errors import InputError
-    from components.detect.score import ScoreParams, run_score
+    from nolabel.components.common.errors import InputError
+    from nolabel.components.detect.score import ScoreParams, run_score
 
     with pytest.raises(InputError, match="is not a directory"):
         run_score(
@@ -152,7 +152,7 @@ def test_score_rejects_a_missing_folder(tmp_path, classifier_dir):
 
 
 def test_score_with_classifier_only(tmp_path, classifier_dir, sd_card):
-    from components.detect.score import ScoreParams, run_score
+    from nolabel.components.detect.score import ScoreParams, run_score
 
     result = run_score(
         ScoreParams(
@@ -172,7 +172,7 @@ def test_large_frames_decode_reduced_with_boxes_in_full_pixels(
 ):
     """A 1024 px JPEG is decoded at 1/8 scale for 64 px models; its boxes and size are still
     reported in full pixels and agree with the fully decoded PNG of the same frame."""
-    from components.detect.score import ScoreParams, run_score
+    from nolabel.components.detect.score import ScoreParams, run_score
 
     image, (x, y, w, h) = make_image(np.random.default_rng(21), 64)
     large = image.resize((1024, 1024), Image.Resampling.NEAREST)
@@ -198,7 +198,7 @@ def test_large_frames_decode_reduced_with_boxes_in_full_pixels(
 def test_score_writes_megadetector_csv_and_crops(
     trained_detector, detector_home, classifier_dir, sd_card, tmp_path
 ):
-    from components.results.megadetector import format_errors
+    from nolabel.components.results.megadetector import format_errors
 
     out = tmp_path / "card.json"
     crops = tmp_path / "crops"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.detect.scan import scan_folder
+from nolabel.components.detect.scan import scan_folder
 from tests.detect.shapes import make_image
 from tests.detect.test_score import classifier_dir  # noqa: F401  (fixture)
 
@@ -67,7 +67,7 @@ def test_score_lists_skipped_entries_and_scores_an_elongated_frame(
     hostile_card,
     tmp_path,
 ):
-    from components.detect.score import ScoreParams, run_score
+    from nolabel.components.detect.score import ScoreParams, run_score
 
     out = tmp_path / "r.json"
     params = ScoreParams(
@@ -95,7 +95,7 @@ def test_score_lists_skipped_entries_and_scores_an_elongated_frame(
 
 
 def test_a_model_failure_on_one_image_is_recorded_and_the_batch_goes_on():
-    from components.detect.score import Decoded, _score_safely
+    from nolabel.components.detect.score import Decoded, _score_safely
 
     class Picky:
         """A detector that fails on any image wider than 100 px."""
@@ -123,7 +123,7 @@ def test_score_records_do_not_depend_on_the_batch_size(
     classifier_dir,  # noqa: F811
     tmp_path,
 ):
-    from components.detect.score import ScoreParams, run_score
+    from nolabel.components.detect.score import ScoreParams, run_score
 
     rng = np.random.default_rng(8)
     root = tmp_path / "mixed"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.common.errors import InputError
-from components.detect.data import add_negatives, boxed_only, negative_images
-from components.detect.target import confident_empty, merge_coco, paste_objects, rank_frames
+from nolabel.components.common.errors import InputError
+from nolabel.components.detect.data import add_negatives, boxed_only, negative_images
+from nolabel.components.detect.target import confident_empty, merge_coco, paste_objects, rank_frames
 from tests.detect.shapes import make_dataset
 
 
@@ -45,8 +45,8 @@ def test_boxed_only_drops_unboxed_images_and_negatives_are_added_without_boxes(t
 
 
 def test_negatives_from_a_dataset_and_unknown_source(tmp_path, monkeypatch):
-    from components.common.settings import get_settings
-    from components.crawl.step import CrawlParams, run
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.crawl.step import CrawlParams, run
 
     monkeypatch.setenv("NOLABEL_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()
@@ -112,7 +112,7 @@ def test_pasted_objects_land_inside_grey_backgrounds_with_their_boxes(tmp_path):
 
 
 def test_pasted_object_keeps_its_shape_and_gets_a_tight_box(tmp_path):
-    from components.lime.boxes import box_masks
+    from nolabel.components.lime.boxes import box_masks
 
     web = tmp_path / "web.png"
     pixels = np.zeros((80, 80, 3), np.uint8)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 from tests.detect.shapes import make_dataset
 
 pytestmark = pytest.mark.slow
@@ -23,10 +23,10 @@ def _arrays(images_dir, count):
 def test_one_training_iteration(tmp_path):
     import torch
 
-    from components.common.coco import save_coco
-    from components.detect import engine
-    from components.detect.config import apply_options, load_config, set_data
-    from components.detect.data import prepare, split_by_image
+    from nolabel.components.common.coco import save_coco
+    from nolabel.components.detect import engine
+    from nolabel.components.detect.config import apply_options, load_config, set_data
+    from nolabel.components.detect.data import prepare, split_by_image
 
     path, _ = make_dataset(tmp_path / "data", 5, size=48)
     coco, _ = prepare(str(path), tmp_path)
@@ -46,7 +46,7 @@ def test_one_training_iteration(tmp_path):
     assert any(k.startswith("backbone.net._blocks.") for k in keys)
     assert any(k.startswith("roi_head.bbox_head.fc_cls") for k in keys)
     # frozen stem keeps its ImageNet weights; the trained heads moved
-    from components.detect.backbone import packaged_weights_path
+    from nolabel.components.detect.backbone import packaged_weights_path
 
     imagenet = torch.load(packaged_weights_path("efficientnet-lite0"), weights_only=True)
     assert torch.equal(
@@ -55,8 +55,8 @@ def test_one_training_iteration(tmp_path):
 
 
 def test_detector_learns_shapes_and_is_registered(trained_detector, detector_home):
-    from components.common import tracking
-    from components.common.store import open_store
+    from nolabel.components.common import tracking
+    from nolabel.components.common.store import open_store
 
     result = trained_detector.result
     metrics = result.metrics
@@ -79,7 +79,7 @@ def test_detector_learns_shapes_and_is_registered(trained_detector, detector_hom
 
 
 def test_prediction_format_and_original_pixels(trained_detector, detector_home):
-    from components.detect.predictor import load_detector
+    from nolabel.components.detect.predictor import load_detector
 
     detector = load_detector()  # registry: nolabel-detector@candidate
     assert detector.name == "nolabel-detector" and detector.version == "1"
@@ -112,7 +112,7 @@ def test_prediction_format_and_original_pixels(trained_detector, detector_home):
 def test_boxes_do_not_depend_on_the_batch_and_elongated_images_score(
     trained_detector, detector_home
 ):
-    from components.detect.predictor import load_detector
+    from nolabel.components.detect.predictor import load_detector
 
     detector = load_detector()
     image = _arrays(trained_detector.gt_images, 1)[0]
@@ -134,11 +134,11 @@ def test_boxes_do_not_depend_on_the_batch_and_elongated_images_score(
 def test_checkpoint_round_trip(trained_detector, detector_home, tmp_path):
     import torch
 
-    from components.detect.engine import save_weights
-    from components.detect.predictor import Detector, find_model_files, load_detector
+    from nolabel.components.detect.engine import save_weights
+    from nolabel.components.detect.predictor import Detector, find_model_files, load_detector
 
     original = load_detector("models:/nolabel-detector/1")
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     config, _ = find_model_files(tracking.download_model("models:/nolabel-detector/1"))
     model_dir = tmp_path / "copy"
@@ -159,7 +159,7 @@ def test_pyfunc_predicts_boxes_from_bytes(trained_detector, detector_home):
     import mlflow.pyfunc
     import pandas as pd
 
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     tracking.configure()
     model = mlflow.pyfunc.load_model("models:/nolabel-detector@candidate")
@@ -173,7 +173,7 @@ def test_pyfunc_predicts_boxes_from_bytes(trained_detector, detector_home):
 def test_eval_cli_matches_training_metrics(trained_detector, detector_home):
     from typer.testing import CliRunner
 
-    from components.cli import build_app
+    from nolabel.components.cli import build_app
 
     result = CliRunner().invoke(
         build_app(),
@@ -203,7 +203,7 @@ def test_entrypoint_reports_bad_input_in_one_line(tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"images": [], "annotations": []}))
     done = subprocess.run(
-        [sys.executable, "-m", "components.detect", "train", "--boxes", str(empty)],
+        [sys.executable, "-m", "nolabel.components.detect", "train", "--boxes", str(empty)],
         capture_output=True,
         text=True,
         timeout=300,

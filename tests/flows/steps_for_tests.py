@@ -6,7 +6,21 @@ are exercised by the end-to-end test.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pydantic import BaseModel, Field
+
+from nolabel.components.common.contracts import Step
+from nolabel.components.crawl.contract import CrawlParams, CrawlResult
+from nolabel.components.detect.contract import (
+    DetectEvalParams,
+    DetectEvalResult,
+    DetectTrainParams,
+    DetectTrainResult,
+)
+from nolabel.components.lime.contract import ExplainParams, ExplainResult
+from nolabel.components.transfer.contract import TrainParams, TrainResult
+from nolabel.flows.steps import STEPS
 
 CALLS: dict[str, int] = {}
 
@@ -28,12 +42,6 @@ def echo(params: EchoParams) -> EchoResult:
     return EchoResult(text=text, length=len(text))
 
 
-class AnyParams(BaseModel):
-    """Accepts the params the pipeline builds for a step, whatever they are."""
-
-    model_config = {"extra": "allow"}
-
-
 def _count(name: str) -> None:
     CALLS[name] = CALLS.get(name, 0) + 1
 
@@ -51,7 +59,7 @@ def _register(
         return f"runs:/{step}-{CALLS[step]}/model", None, None
     import mlflow
 
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     tracking.configure()
     client = mlflow.MlflowClient()
@@ -63,15 +71,15 @@ def _register(
     return f"models:/{name}/{version.version}", str(version.version), run.info.run_id
 
 
-def crawl(params: AnyParams) -> dict:
+def crawl(params: CrawlParams) -> CrawlResult:
     """Writes a two-image dataset with true boxes, like the demo provider."""
     import json
 
-    from components.common.store import open_store
+    from nolabel.components.common.store import open_store
 
     _count("crawl")
     store = open_store()
-    name = params.model_dump()["dataset"]
+    name = params.dataset
     for sha in ("a1", "b2"):
         store.put_bytes(f"datasets/{name}/images/{sha}.jpg", b"\xff\xd8\xff fake jpeg")
     truth = {
@@ -80,57 +88,87 @@ def crawl(params: AnyParams) -> dict:
         "categories": [{"id": 1, "name": "object"}],
     }
     truth_uri = store.put_bytes(f"datasets/{name}/truth.coco.json", json.dumps(truth).encode())
-    return {
-        "dataset": name,
-        "truth_uri": truth_uri,
-        "counts": {"positive": 1, "negative": 1},
-        "failures": {},
-    }
+    return CrawlResult(
+        dataset=name,
+        dataset_uri=store.uri(f"datasets/{name}"),
+        manifest_uri=store.uri(f"datasets/{name}/manifest.parquet"),
+        failures_uri=store.uri(f"datasets/{name}/failures.parquet"),
+        truth_uri=truth_uri,
+        counts={"positive": 1, "negative": 1},
+        failures={},
+        duplicates={},
+        hits=2,
+        downloaded=2,
+        resumed=0,
+        seconds=0.1,
+        images_per_second=20.0,
+    )
 
 
-def train(params: AnyParams) -> dict:
+def train(params: TrainParams) -> TrainResult:
     _count("train")
     metrics = {"roc_auc": QUALITY.get("classifier", 0.75)}
     uri, version, run_id = _register("nolabel-classifier", "train", metrics)
-    return {
-        "parent_run_id": run_id,
-        "model_uri": uri,
-        "model_name": "nolabel-classifier",
-        "model_version": version,
-        "metrics": metrics,
-    }
+    return TrainResult(
+        parent_run_id=run_id or f"run-train-{CALLS['train']}",
+        best_variant="L120",
+        model_uri=uri,
+        model_name="nolabel-classifier",
+        model_version=version,
+        metrics=metrics,
+        table=[],
+    )
 
 
-def explain(params: AnyParams) -> dict:
+def explain(params: ExplainParams) -> ExplainResult:
     _count("explain")
-    values = params.model_dump()
-    assert values["model"].startswith(("runs:/train-", "models:/nolabel-classifier/"))
-    return {
-        "coco_path": values["out"],
-        "coco_uri": f"file:///boxes-{values['num_samples']}-{values['model']}.coco.json",
-        "boxes": 1,
-        "metrics": {"mean_iou": 0.5},
-        "run_id": None,
-    }
+    assert params.model.startswith(("runs:/train-", "models:/nolabel-classifier/"))
+    return ExplainResult(
+        coco_path=params.out,
+        coco_uri=f"file:///boxes-{params.lime.num_samples}-{params.model}.coco.json",
+        weights_path=params.out + ".weights.json",
+        overlay_paths=[],
+        images_total=1,
+        images_explained=1,
+        images_reused=0,
+        skipped={},
+        boxes=1,
+        metrics={"mean_iou": 0.5},
+        run_id=None,
+    )
 
 
-def detect(params: AnyParams) -> dict:
+def detect(params: DetectTrainParams) -> DetectTrainResult:
     _count("detect")
-    assert params.model_dump()["boxes"].startswith("file:///boxes-")
+    assert params.boxes.startswith("file:///boxes-")
     metrics = {"val_ap50": 0.4}
     uri, version, run_id = _register("nolabel-detector", "detect", metrics)
     EVALUATION[uri] = QUALITY.get("detector", 0.3)
-    return {
-        "run_id": run_id,
-        "model_uri": uri,
-        "model_name": "nolabel-detector",
-        "model_version": version,
-        "metrics": metrics,
-    }
+    return DetectTrainResult(
+        run_id=run_id or f"run-detect-{CALLS['detect']}",
+        model_uri=uri,
+        model_name="nolabel-detector",
+        model_version=version,
+        metrics=metrics,
+        checkpoint_uri=f"{uri}/checkpoint.pth",
+        config_uri=f"{uri}/config.py",
+        train_images=1,
+        val_images=1,
+        seconds=0.1,
+    )
 
 
-def evaluate(params: AnyParams) -> dict:
+def evaluate(params: DetectEvalParams) -> DetectEvalResult:
     _count("evaluate")
-    values = params.model_dump()
-    assert values["gt"].endswith("truth.coco.json") and values["images"].endswith("/images")
-    return {"model_uri": values["model"], "metrics": {"gt_ap50": EVALUATION[values["model"]]}}
+    assert params.gt.endswith("truth.coco.json") and (params.images or "").endswith("/images")
+    return DetectEvalResult(
+        run_id=f"run-evaluate-{CALLS['evaluate']}",
+        model_uri=params.model or "",
+        images=1,
+        metrics={"gt_ap50": EVALUATION[params.model or ""]},
+    )
+
+
+def quick(name: str) -> Step:
+    """The real step's contract (Params, Result, image) run by the quick function above."""
+    return dataclasses.replace(STEPS[name], run=f"tests.flows.steps_for_tests:{name}")

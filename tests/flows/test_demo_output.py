@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from flows.demo import STAGES, StageProgress, closing_note
-from flows.demo_card import write_demo_card
+from nolabel.flows.demo import STAGES, StageProgress, closing_note
+from nolabel.flows.demo_card import write_demo_card
 from tests.conftest import REPO_ROOT
 
 
@@ -21,7 +21,7 @@ def test_libraries_and_children_write_to_the_log_not_the_terminal(tmp_path):
     log = tmp_path / "logs" / "demo.log"
     script = f"""
 import os, subprocess, sys
-from flows.demo import quiet_output
+from nolabel.flows.demo import quiet_output
 with quiet_output(__import__("pathlib").Path({str(log)!r})) as terminal:
     print("a library's print")
     sys.stderr.write("a warning on stderr\\n")
@@ -110,7 +110,7 @@ def test_nolabel_demo_as_a_newcomer_runs_it(nolabel_home):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(NOLABEL_HOME=str(nolabel_home), PYTHONPATH=str(REPO_ROOT), COLUMNS="100")
     done = subprocess.run(
-        [sys.executable, "-m", "components.cli", "demo"],
+        [sys.executable, "-m", "nolabel.components.cli", "demo"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -16,9 +16,9 @@ from tests.flows.test_end_to_end import TINY
 REPO = Path(__file__).resolve().parents[2]
 POOLS = {"process": "process", "docker": "docker", "kubernetes": "kubernetes"}
 PARAM_MODELS = {
-    "build_detector": "flows.params:PipelineParams",
-    "refresh": "flows.params:RefreshParams",
-    "score_folder": "flows.params:ScoreFolderParams",
+    "build_detector": "nolabel.flows.params:PipelineParams",
+    "refresh": "nolabel.flows.params:RefreshParams",
+    "score_folder": "nolabel.flows.params:ScoreFolderParams",
 }
 
 
@@ -242,8 +242,8 @@ def prefect_server(tmp_path: Path):
 
 
 def _assert_models_registered(run: dict, worker_log: str) -> None:
-    from components.common import tracking
-    from components.common.settings import get_settings
+    from nolabel.components.common import tracking
+    from nolabel.components.common.settings import get_settings
 
     assert run["state"]["type"] == "COMPLETED", f"{run['state']}\n{worker_log}"
     get_settings.cache_clear()

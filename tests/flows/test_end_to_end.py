@@ -45,12 +45,12 @@ def _counting(monkeypatch: pytest.MonkeyPatch, module, fail_first: bool = False)
 def test_build_detector_end_to_end_resumes_and_scores(
     prefect_api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import components.crawl.step as crawl_step
-    import components.lime.step as lime_step
-    import components.transfer.step as transfer_step
-    from components.common import tracking
-    from flows.pipeline import build_detector
-    from flows.score import score_folder
+    import nolabel.components.crawl.step as crawl_step
+    import nolabel.components.lime.step as lime_step
+    import nolabel.components.transfer.step as transfer_step
+    from nolabel.components.common import tracking
+    from nolabel.flows.pipeline import build_detector
+    from nolabel.flows.score import score_folder
 
     crawls = _counting(monkeypatch, crawl_step)
     trains = _counting(monkeypatch, transfer_step)

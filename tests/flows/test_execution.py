@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from components.common.errors import ConfigurationError
-from components.common.settings import Settings
-from flows.execution import (
+from nolabel.components.common.contracts import Step
+from nolabel.components.common.errors import ConfigurationError
+from nolabel.components.common.settings import Settings
+from nolabel.flows.execution import (
     SECRET_ENV,
     StepFailed,
     docker_container_spec,
@@ -20,9 +21,10 @@ from flows.execution import (
     parse_result,
     run_local,
 )
-from flows.steps import STEPS, StepTarget, get_step
+from nolabel.flows.steps import STEPS, get_step
+from tests.flows import steps_for_tests
 
-EXPLAIN = {"dataset": "lions", "model": "models:/nolabel-classifier/3", "num_samples": 50}
+EXPLAIN = {"dataset": "lions", "model": "models:/nolabel-classifier/3", "lime": {"num_samples": 50}}
 S3_ENV = {
     "NOLABEL_S3_ENDPOINT": "minio.nolabel:9000",
     "NOLABEL_S3_BUCKET": "nolabel",
@@ -39,7 +41,7 @@ def _s3_settings(monkeypatch: pytest.MonkeyPatch, **extra: str) -> Settings:
 def test_every_step_names_an_image_and_a_module() -> None:
     assert {t.image for t in STEPS.values()} == {"crawl", "spark", "detect"}
     assert get_step("train").image == get_step("explain").image == "spark"
-    assert get_step("detect").module == "components.detect"
+    assert get_step("detect").package == "nolabel.components.detect"
     with pytest.raises(ConfigurationError, match="unknown step"):
         get_step("nope")
 
@@ -53,7 +55,7 @@ def test_docker_spec_runs_the_step_module_on_its_params(
     settings = Settings()
     spec = docker_container_spec("explain", EXPLAIN, settings)
     assert spec["image"] == "registry.example.org/team/spark:1.2.3"
-    assert spec["entrypoint"] == ["python", "-m", "components.lime"]
+    assert spec["entrypoint"] == ["python", "-m", "nolabel.components.lime"]
     assert spec["command"][0] == "run-json"
     assert json.loads(spec["command"][1]) == EXPLAIN
     env = spec["environment"]
@@ -74,7 +76,7 @@ def test_docker_spec_is_accepted_by_the_docker_sdk(monkeypatch: pytest.MonkeyPat
     assert spec["device_requests"][0]["Capabilities"] == [["gpu"]]
     args = _create_container_args({"version": "1.44", **spec})
     assert args["host_config"]["NetworkMode"] == "host"
-    assert args["entrypoint"] == ["python", "-m", "components.detect"]
+    assert args["entrypoint"] == ["python", "-m", "nolabel.components.detect"]
     assert args["labels"] == {"org.nolabel.step": "detect"}
     assert args["user"] == f"{os.getuid()}:{os.getgid()}"
     cpu_spec = docker_container_spec("detect", {}, Settings(device="cpu", s3_endpoint="minio:9000"))
@@ -102,7 +104,7 @@ def test_kubernetes_job_has_image_resources_env_and_secret_refs(
     assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
     (container,) = pod["containers"]
     assert container["image"] == "nolabel/detect:2.0"
-    assert container["command"] == ["python", "-m", "components.detect"]
+    assert container["command"] == ["python", "-m", "nolabel.components.detect"]
     assert container["args"][0] == "run-json"
     assert json.loads(container["args"][1]) == {"boxes": "s3://nolabel/b.json"}
     resources = container["resources"]
@@ -143,7 +145,7 @@ def test_kubernetes_needs_a_shared_store_and_tracking_server(
     with pytest.raises(ConfigurationError, match="NOLABEL_MLFLOW_TRACKING_URI"):
         kubernetes_job_manifest("crawl", {}, Settings())
     monkeypatch.setenv("NOLABEL_EXECUTION", "kubernetes")
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     get_settings.cache_clear()
     with pytest.raises(ConfigurationError, match="NOLABEL_MLFLOW_TRACKING_URI"):
@@ -173,12 +175,12 @@ def test_local_mode_passes_params_and_result_through_json(
     monkeypatch.setitem(
         STEPS,
         "echo",
-        StepTarget(
+        Step(
             "echo",
-            "tests.flows.steps_for_tests:echo",
-            "tests.flows.steps_for_tests:EchoParams",
-            "x",
-            "crawl",
+            steps_for_tests.EchoParams,
+            steps_for_tests.EchoResult,
+            run="tests.flows.steps_for_tests:echo",
+            image="crawl",
         ),
     )
     result = run_local("echo", {"text": "hi", "times": 3})

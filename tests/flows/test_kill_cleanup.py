@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from components.common import owners, tracking
+from nolabel.components.common import owners, tracking
 from tests.conftest import REPO_ROOT, wait_for_port
 
 VICTIM = """
 import sys, time
-from components.common import tracking
-from components.detect.step import _work_dir
+from nolabel.components.common import tracking
+from nolabel.components.detect.step import _work_dir
 with _work_dir() as work, tracking.start_run("victim") as run:
     (work / "checkpoint.pth").write_bytes(b"x" * 100_000)
     print(run.info.run_id, work, flush=True)
@@ -86,7 +86,7 @@ def test_a_killed_step_s_run_and_work_dir_are_closed_at_the_next_start(
         pass
     assert client.get_run(run_id).info.status == "KILLED"
     assert [client.get_run(r.info.run_id).info.status for r in kept] == ["RUNNING"] * 3
-    from components.detect.step import _work_dir
+    from nolabel.components.detect.step import _work_dir
 
     with _work_dir() as again:
         assert again.is_dir() and again.parent == root
@@ -95,7 +95,7 @@ def test_a_killed_step_s_run_and_work_dir_are_closed_at_the_next_start(
 
 
 def test_prefect_defaults_keep_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.server import set_prefect_defaults
+    from nolabel.flows.server import set_prefect_defaults
 
     monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "30")
@@ -115,7 +115,7 @@ def test_the_temporary_prefect_server_dies_with_a_killed_demo(nolabel_home: Path
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(dict([mark.split("=", 1)]), PYTHONPATH=str(REPO_ROOT))
     process = subprocess.Popen(
-        [sys.executable, "-m", "components.cli", "demo"],
+        [sys.executable, "-m", "nolabel.components.cli", "demo"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

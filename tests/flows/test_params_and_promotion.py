@@ -8,9 +8,15 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from flows.params import PipelineParams, RefreshParams, ScoreFolderParams
-from flows.promotion import decide, find_metric, production_version, promote, version_metrics
-from flows.report import metric_rows, mlflow_runs, summary_markdown
+from nolabel.flows.params import PipelineParams, RefreshParams, ScoreFolderParams
+from nolabel.flows.promotion import (
+    decide,
+    find_metric,
+    production_version,
+    promote,
+    version_metrics,
+)
+from nolabel.flows.report import metric_rows, mlflow_runs, summary_markdown
 
 GOOD = {"dataset": "lions", "provider": "demo", "positive": ["lion"]}
 
@@ -41,7 +47,7 @@ def test_pipeline_params_defaults_and_clear_errors() -> None:
 
 def test_cli_reports_bad_parameters_on_one_line() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "components.cli", "pipeline", "--dataset", "bad name",
+        [sys.executable, "-m", "nolabel.components.cli", "pipeline", "--dataset", "bad name",
          "--positive", "lion", "--epochs", "0"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -78,7 +84,7 @@ def test_promotion_decisions() -> None:
 def test_promote_moves_the_production_alias_and_reads_run_metrics() -> None:
     import mlflow
 
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     tracking.configure()
     client = mlflow.MlflowClient()
@@ -121,7 +127,7 @@ def test_summary_has_metrics_table_models_and_run_links() -> None:
 
 
 def test_detector_negatives_and_target_frames_reach_the_detect_step() -> None:
-    from flows.pipeline import detect_params
+    from nolabel.flows.pipeline import detect_params
 
     params = PipelineParams(dataset="deer", positive=["deer"])
     explain = {"coco_uri": "file:///boxes.coco.json", "coco_path": "b.json"}

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from components.common.store import open_store
-from flows.steps import STEPS, StepTarget
+from nolabel.components.common.store import open_store
+from nolabel.components.detect.contract import ScoreParams, ScoreResult
+from nolabel.flows.steps import STEPS
 from tests.flows import steps_for_tests
 from tests.flows.test_resume import PARAMS, quick_steps  # noqa: F401 (fixture)
 
 
 def _production(name: str) -> str | None:
-    from flows.promotion import production_version
+    from nolabel.flows.promotion import production_version
 
     return production_version(name)
 
@@ -23,7 +24,7 @@ def test_refresh_promotes_only_models_that_beat_production(
     prefect_api,
     quick_steps,  # noqa: F811
 ) -> None:
-    from flows.refresh import refresh
+    from nolabel.flows.refresh import refresh
 
     steps_for_tests.QUALITY.update({"classifier": 0.8, "detector": 0.5})
     first = refresh(params={"pipeline": PARAMS, "tag": "week-1"})
@@ -56,33 +57,33 @@ def recorded_score(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """The score step replaced by one that lists the folder it is given and writes results."""
     calls: list[dict] = []
 
-    def score(params):
-        values = params.model_dump()
-        calls.append(values)
-        files = sorted(p.name for p in Path(values["images"]).rglob("*.jpg"))
-        Path(values["out"]).parent.mkdir(parents=True, exist_ok=True)
-        Path(values["out"]).write_text(json.dumps({"files": files}))
-        return {"out": values["out"], "files": len(files), "scored": len(files), "failed": 0}
+    def score(params: ScoreParams) -> ScoreResult:
+        calls.append(params.model_dump())
+        files = sorted(p.name for p in Path(params.images).rglob("*.jpg"))
+        Path(params.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(params.out).write_text(json.dumps({"files": files}))
+        counts = {"files": len(files), "scored": len(files), "resumed": 0, "failed": 0}
+        return ScoreResult(
+            out=params.out,
+            partial=params.out + ".partial",
+            **counts,
+            positives=0,
+            boxes=0,
+            seconds=0.1,
+            images_per_second=1.0,
+            classifier=None,
+            detector=None,
+        )
 
     monkeypatch.setattr(steps_for_tests, "score", score, raising=False)
-    monkeypatch.setitem(
-        STEPS,
-        "score",
-        StepTarget(
-            "score",
-            "tests.flows.steps_for_tests:score",
-            "tests.flows.steps_for_tests:AnyParams",
-            "components.detect",
-            "detect",
-        ),
-    )
+    monkeypatch.setitem(STEPS, "score", steps_for_tests.quick("score"))
     return calls
 
 
 def test_score_folder_scores_a_bucket_prefix_via_a_local_cache(
     prefect_api, s3_bucket: str, recorded_score: list[dict], tmp_path: Path
 ) -> None:
-    from flows.score import score_folder
+    from nolabel.flows.score import score_folder
 
     store = open_store()
     for name in ("a.jpg", "sub/b.jpg"):
@@ -105,8 +106,8 @@ def test_score_folder_refuses_a_missing_source_without_retrying(
 ) -> None:
     import time
 
-    from components.common.errors import InputError
-    from flows.score import score_folder
+    from nolabel.components.common.errors import InputError
+    from nolabel.flows.score import score_folder
 
     started = time.monotonic()
     with pytest.raises(InputError, match="neither a local directory nor a store prefix"):

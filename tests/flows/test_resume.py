@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from components.common.store import open_store
-from flows.steps import STEPS, StepTarget
+from nolabel.components.common.store import open_store
+from nolabel.flows.steps import STEPS
 from tests.flows import steps_for_tests
 
 PARAMS = {"dataset": "tiny", "provider": "demo", "positive": ["leopard"], "negative": ["rock"]}
@@ -24,17 +24,7 @@ def quick_steps(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     steps_for_tests.QUALITY.clear()
     steps_for_tests.EVALUATION.clear()
     for name in ("crawl", "train", "explain", "detect", "evaluate"):
-        monkeypatch.setitem(
-            STEPS,
-            name,
-            StepTarget(
-                name,
-                f"tests.flows.steps_for_tests:{name}",
-                "tests.flows.steps_for_tests:AnyParams",
-                f"components.{name}",
-                "crawl",
-            ),
-        )
+        monkeypatch.setitem(STEPS, name, steps_for_tests.quick(name))
     return steps_for_tests.CALLS
 
 
@@ -55,7 +45,7 @@ def _fail_once(monkeypatch: pytest.MonkeyPatch, name: str, error: Exception) -> 
 def test_rerun_resumes_at_the_step_that_failed(
     prefect_api, quick_steps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.pipeline import build_detector
+    from nolabel.flows.pipeline import build_detector
 
     explain_calls = _fail_once(monkeypatch, "explain", RuntimeError("killed mid-way"))
     with pytest.raises(RuntimeError, match="killed mid-way"):
@@ -79,7 +69,7 @@ def test_rerun_resumes_at_the_step_that_failed(
 
 
 def test_changed_params_redo_that_step_and_its_dependents_only(prefect_api, quick_steps) -> None:
-    from flows.pipeline import build_detector
+    from nolabel.flows.pipeline import build_detector
 
     build_detector(params=PARAMS)
     build_detector(params={**PARAMS, "epochs": 3})
@@ -92,11 +82,11 @@ def test_changed_params_redo_that_step_and_its_dependents_only(prefect_api, quic
 def test_transient_errors_are_retried_and_user_errors_are_not(
     prefect_api, quick_steps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from components.common.errors import InputError
-    from flows.pipeline import build_detector
+    from nolabel.components.common.errors import InputError
+    from nolabel.flows.pipeline import build_detector
 
     detect_calls = _fail_once(monkeypatch, "detect", ConnectionError("S3 connection reset"))
-    monkeypatch.setattr("flows.tasks.detect_task.retry_delay_seconds", [0, 0])
+    monkeypatch.setattr("nolabel.flows.tasks.detect_task.retry_delay_seconds", [0, 0])
     summary = build_detector(params=PARAMS)
     assert len(detect_calls) == 2 and summary["steps"]["detect"]["metrics"] == {"val_ap50": 0.4}
 
@@ -121,7 +111,7 @@ def _artifacts_of(flow_run_id) -> dict[str, dict]:
 
 
 def test_each_run_publishes_a_summary_artifact(prefect_api, quick_steps) -> None:
-    from flows.pipeline import build_detector
+    from nolabel.flows.pipeline import build_detector
 
     state = build_detector(params={**PARAMS, "dataset": "artifacts"}, return_state=True)
     artifacts = _artifacts_of(state.state_details.flow_run_id)
@@ -137,7 +127,7 @@ def test_each_run_publishes_a_summary_artifact(prefect_api, quick_steps) -> None
 def test_invalid_flow_parameters_are_refused_clearly(prefect_api) -> None:
     from prefect.exceptions import ParameterTypeError
 
-    from flows.pipeline import build_detector
+    from nolabel.flows.pipeline import build_detector
 
     with pytest.raises(ParameterTypeError) as caught:
         build_detector(params={**PARAMS, "dataset": "no spaces allowed", "epochs": 0})

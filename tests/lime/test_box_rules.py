@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.lime.boxes import boxes_from_weights, select_superpixels
+from nolabel.components.lime.boxes import boxes_from_weights, select_superpixels
 
 
 def _grid(rows: int = 4, cols: int = 4, cell: int = 10) -> np.ndarray:
@@ -41,7 +41,7 @@ def test_no_positive_weight_no_superpixel_and_unknown_rule_refused():
 def test_box_masks_hold_the_object_pixels_inside_each_box():
     from pycocotools import mask as rle
 
-    from components.lime.boxes import box_masks
+    from nolabel.components.lime.boxes import box_masks
 
     mask = np.zeros((30, 40), dtype=bool)
     mask[5:10, 5:15] = True  # object 1

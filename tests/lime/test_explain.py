@@ -7,12 +7,12 @@ import io
 import numpy as np
 import pytest
 
-from components.common.coco import iou_xywh
-from components.common.errors import InputError
-from components.lime.boxes import boxes_from_weights, select_superpixels
-from components.lime.explain import LimeParams, explain_image, kernel_weights
-from components.lime.overlay import heatmap_png
-from components.lime.perturb import compose
+from nolabel.components.common.coco import iou_xywh
+from nolabel.components.common.errors import InputError
+from nolabel.components.lime.boxes import boxes_from_weights, select_superpixels
+from nolabel.components.lime.explain import LimeParams, explain_image, kernel_weights
+from nolabel.components.lime.overlay import heatmap_png
+from nolabel.components.lime.perturb import compose
 from tests.lime.synthetic import paint_boxes, red_fraction, redness_score_fn, textured_image
 
 PARAMS = LimeParams(fill="black", score_size=128, num_samples=100)

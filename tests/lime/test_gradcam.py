@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.common.errors import InputError
+from nolabel.components.common.errors import InputError
 
 SIZE, SIDE = 192, 72  # frame and square sides: a 6×6 map at the classifier's input
 
@@ -21,8 +21,8 @@ def _frame(rng, corner: tuple[int, int] | None) -> np.ndarray:
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
     """EfficientNet-Lite0 (cut 2) + logistic regression: yellow square vs plain noise."""
-    from components.transfer.classifier import ImageClassifier
-    from components.transfer.quick import train_classifier_from_arrays
+    from nolabel.components.transfer.classifier import ImageClassifier
+    from nolabel.components.transfer.quick import train_classifier_from_arrays
 
     rng = np.random.default_rng(0)
     corners = [tuple(int(v) for v in rng.integers(0, SIZE - SIDE, 2)) for _ in range(16)]
@@ -35,7 +35,7 @@ def classifier(tmp_path_factory):
 
 
 def test_map_mean_plus_intercept_is_the_logit(classifier):
-    from components.lime.gradcam import activation_map
+    from nolabel.components.lime.gradcam import activation_map
 
     image = _frame(np.random.default_rng(1), (10, 120))
     cam = activation_map(image, classifier)
@@ -45,9 +45,9 @@ def test_map_mean_plus_intercept_is_the_logit(classifier):
 
 
 def test_box_lands_on_the_object(classifier):
-    from components.common.coco import iou_xywh
-    from components.lime.explain import LimeParams
-    from components.lime.gradcam import gradcam_explanation
+    from nolabel.components.common.coco import iou_xywh
+    from nolabel.components.lime.explain import LimeParams
+    from nolabel.components.lime.gradcam import gradcam_explanation
 
     rng = np.random.default_rng(2)
     hits = 0
@@ -60,9 +60,9 @@ def test_box_lands_on_the_object(classifier):
 
 
 def test_pixels_classifier_is_refused(tmp_path):
-    from components.lime.gradcam import activation_map
-    from components.transfer.classifier import ImageClassifier
-    from components.transfer.quick import train_classifier_from_arrays
+    from nolabel.components.lime.gradcam import activation_map
+    from nolabel.components.transfer.classifier import ImageClassifier
+    from nolabel.components.transfer.quick import train_classifier_from_arrays
 
     rng = np.random.default_rng(3)
     images = [_frame(rng, (5, 5)) for _ in range(4)] + [_frame(rng, None) for _ in range(4)]
@@ -79,11 +79,11 @@ def test_overlays_of_gradcam_records_use_the_map_cells(classifier, tmp_path):
     for them and failed on the weight count)."""
     from PIL import Image
 
-    from components.common.images import encode_jpeg
-    from components.lime.explain import LimeParams
-    from components.lime.gradcam import gradcam_explanation
-    from components.lime.job import JobConfig
-    from components.lime.outputs import draw_overlays
+    from nolabel.components.common.images import encode_jpeg
+    from nolabel.components.lime.explain import LimeParams
+    from nolabel.components.lime.gradcam import gradcam_explanation
+    from nolabel.components.lime.job import JobConfig
+    from nolabel.components.lime.outputs import draw_overlays
 
     image = _frame(np.random.default_rng(4), (20, 30))
     explanation = gradcam_explanation(image, classifier, LimeParams())

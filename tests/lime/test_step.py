@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from components.lime.explain import LimeParams
+from nolabel.components.lime.explain import LimeParams
 from tests.conftest import REPO_ROOT
 from tests.lime.synthetic import paint_boxes, textured_image
 
@@ -30,7 +30,7 @@ POSITIVE_BOXES = {
 
 
 def _features(images: list[np.ndarray]) -> np.ndarray:
-    from components.transfer.runtime import resize_batch
+    from nolabel.components.transfer.runtime import resize_batch
 
     return resize_batch(images, 32).reshape(len(images), -1).astype(np.float64) / 255.0
 
@@ -38,7 +38,7 @@ def _features(images: list[np.ndarray]) -> np.ndarray:
 @pytest.fixture
 def red_classifier(tmp_path: Path) -> Path:
     """A saved ImageClassifier (pixels backbone) whose logit grows with the red area."""
-    from components.transfer.classifier import save_classifier
+    from nolabel.components.transfer.classifier import save_classifier
 
     coefficients = np.tile([1.0, -0.5, -0.5], 32 * 32)
     positives = [paint_boxes(textured_image(80, 100, s), [(20, 20, 30, 30)]) for s in range(3)]
@@ -100,8 +100,8 @@ def _validate_with_pycocotools(coco: dict) -> None:
 
 
 def test_explain_directory_in_process(red_classifier, image_dir, tmp_path):
-    from components.common.store import open_store
-    from components.lime.step import ExplainParams, run
+    from nolabel.components.common.store import open_store
+    from nolabel.components.lime.step import ExplainParams, run
 
     root, gt_path = image_dir
     out = tmp_path / "out" / "boxes.coco.json"
@@ -137,7 +137,7 @@ def test_explain_directory_in_process(red_classifier, image_dir, tmp_path):
 
     import mlflow
 
-    from components.common import tracking
+    from nolabel.components.common import tracking
 
     tracking.configure()
     logged = mlflow.MlflowClient().get_run(result.run_id)
@@ -150,15 +150,21 @@ def test_explain_directory_in_process(red_classifier, image_dir, tmp_path):
     assert (
         json.loads((tmp_path / "again.coco.json").read_text())["annotations"] == coco["annotations"]
     )
-    more = run(params.model_copy(update={"num_samples": 60, "out": str(tmp_path / "b.json")}))
+    lime = params.lime.model_copy(update={"num_samples": 60})
+    more = run(params.model_copy(update={"lime": lime, "out": str(tmp_path / "b.json")}))
     assert more.images_reused == 0  # other settings: nothing reused
 
 
 def test_explain_dataset_positives(red_classifier, tmp_path):
-    from components.common.datasets import MANIFEST_COLUMNS, image_key, manifest_key, write_parquet
-    from components.common.images import encode_jpeg
-    from components.common.store import open_store
-    from components.lime.step import ExplainParams, run
+    from nolabel.components.common.datasets import (
+        MANIFEST_COLUMNS,
+        image_key,
+        manifest_key,
+        write_parquet,
+    )
+    from nolabel.components.common.images import encode_jpeg
+    from nolabel.components.common.store import open_store
+    from nolabel.components.lime.step import ExplainParams, run
 
     store = open_store()
     rows = []
@@ -202,7 +208,7 @@ def test_explain_dataset_positives(red_classifier, tmp_path):
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "components.lime", *args],
+        [sys.executable, "-m", "nolabel.components.lime", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

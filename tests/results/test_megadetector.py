@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from components.common.errors import InputError
-from components.results.megadetector import format_errors, to_megadetector
-from components.results.records import load_results
+from nolabel.components.common.errors import InputError
+from nolabel.components.results.megadetector import format_errors, to_megadetector
+from nolabel.components.results.records import load_results
 
 
 def test_results_become_valid_megadetector_output(scored):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from components.cli import build_app
-from components.results.records import load_results
-from components.results.report import heatmap_overlays, write_report
+from nolabel.components.cli import build_app
+from nolabel.components.results.records import load_results
+from nolabel.components.results.report import heatmap_overlays, write_report
 
 
 class _Sources(HTMLParser):

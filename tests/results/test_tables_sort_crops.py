@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from components.cli import build_app
-from components.results.tables import FRAME_COLUMNS
+from nolabel.components.cli import build_app
+from nolabel.components.results.tables import FRAME_COLUMNS
 
 
 def _invoke(*args):

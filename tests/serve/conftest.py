@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from components.common.settings import Settings
-from components.serve.app import create_app
-from components.serve.models import CLASSIFIER, DETECTOR, ModelManager
-from components.serve.settings import ServeSettings
+from nolabel.components.common.settings import Settings
+from nolabel.components.serve.app import create_app
+from nolabel.components.serve.models import CLASSIFIER, DETECTOR, ModelManager
+from nolabel.components.serve.settings import ServeSettings
 
 
 class RednessClassifier:

@@ -61,8 +61,8 @@ class TrainedModels:
 
 def train_models(home: Path) -> TrainedModels:
     """Train and register the classifier (and detector if available) under ``home``."""
-    from components.common.settings import get_settings
-    from components.transfer.quick import train_classifier_from_arrays
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.transfer.quick import train_classifier_from_arrays
 
     os.environ["NOLABEL_HOME"] = str(home)
     get_settings.cache_clear()
@@ -99,7 +99,7 @@ def train_detector(root: Path) -> str | None:
     try:
         import mmdet  # noqa: F401
 
-        from components.detect.step import DetectTrainParams, run
+        from nolabel.components.detect.step import DetectTrainParams, run
     except ImportError:
         return None
     import torch
@@ -117,7 +117,7 @@ def train_detector(root: Path) -> str | None:
 
 
 class Server:
-    """A ``python -m components.serve`` process and an HTTP client for it."""
+    """A ``python -m nolabel.components.serve`` process and an HTTP client for it."""
 
     def __init__(self, process, port: int, log: Path) -> None:
         import httpx
@@ -145,7 +145,7 @@ def running_server(trained: TrainedModels, log: Path, env: dict[str, str] | None
         PYTHONUNBUFFERED="1",
         **(env or {}),
     )
-    command = [sys.executable, "-m", "components.serve", "--host", "127.0.0.1", "--port"]
+    command = [sys.executable, "-m", "nolabel.components.serve", "--host", "127.0.0.1", "--port"]
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             [*command, str(port)], cwd=REPO_ROOT, env=full_env, stdout=subprocess.PIPE,

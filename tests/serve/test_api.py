@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.serve.models import CLASSIFIER, DETECTOR
+from nolabel.components.serve.models import CLASSIFIER, DETECTOR
 from tests.serve.conftest import BrightBoxDetector, RednessClassifier, image_bytes
 
 

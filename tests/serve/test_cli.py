@@ -1,4 +1,4 @@
-"""``nolabel serve`` and ``python -m components.serve`` wiring (the server itself runs in
+"""``nolabel serve`` and ``python -m nolabel.components.serve`` wiring (the server itself runs in
 test_real_server.py)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 from typer.testing import CliRunner
 
-from components.cli import build_app
+from nolabel.components.cli import build_app
 from tests.conftest import REPO_ROOT
 
 
@@ -21,7 +21,7 @@ def test_nolabel_serve_has_host_port_workers_and_model_options():
 
 def _serve_entrypoint(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "components.serve", *args],
+        [sys.executable, "-m", "nolabel.components.serve", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ import time
 import pytest
 from PIL import Image
 
-from components.serve.middleware import JsonFormatter
+from nolabel.components.serve.middleware import JsonFormatter
 from tests.serve.conftest import RednessClassifier, fake_loaders, image_bytes
 
 ENDPOINTS = ("/v1/predict", "/v1/classify", "/v1/explain", "/v1/predict/batch")

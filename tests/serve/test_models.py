@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from components.common.settings import Settings
-from components.serve.models import CLASSIFIER, DETECTOR, ModelManager
-from components.serve.settings import ServeSettings
+from nolabel.components.common.settings import Settings
+from nolabel.components.serve.models import CLASSIFIER, DETECTOR, ModelManager
+from nolabel.components.serve.settings import ServeSettings
 from tests.serve.conftest import RednessClassifier, fake_loaders, image_bytes
 
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedModels]:
     """Train once per session in its own NOLABEL_HOME (restored afterwards)."""
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     with pytest.MonkeyPatch.context() as patch:
         for name in list(os.environ):
@@ -116,8 +116,8 @@ def test_real_server_predicts_boxes_with_the_trained_detector(server, trained):
 
 
 def test_alias_change_is_hot_swapped_without_failed_requests(server, trained, monkeypatch):
-    from components.common import tracking
-    from components.common.settings import get_settings
+    from nolabel.components.common import tracking
+    from nolabel.components.common.settings import get_settings
 
     monkeypatch.setenv("NOLABEL_HOME", str(trained.home))
     get_settings.cache_clear()

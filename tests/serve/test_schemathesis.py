@@ -11,10 +11,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from components.common.settings import Settings
-from components.serve.app import create_app
-from components.serve.models import ModelManager
-from components.serve.settings import ServeSettings
+from nolabel.components.common.settings import Settings
+from nolabel.components.serve.app import create_app
+from nolabel.components.serve.models import ModelManager
+from nolabel.components.serve.settings import ServeSettings
 from tests.serve.conftest import RegistryStub, fake_loaders
 
 

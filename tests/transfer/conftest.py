@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.common.datasets import (
+from nolabel.components.common.datasets import (
     MANIFEST_COLUMNS,
     NEGATIVE,
     POSITIVE,
@@ -63,8 +63,8 @@ def write_toy_dataset(
     """
     from PIL import Image
 
-    from components.common.images import encode_jpeg
-    from components.common.store import open_store
+    from nolabel.components.common.images import encode_jpeg
+    from nolabel.components.common.store import open_store
 
     store = open_store()
     images, labels = toy_images(n_per_class, seed)
@@ -95,7 +95,7 @@ def write_toy_dataset(
 @pytest.fixture(scope="session")
 def spark() -> Iterator:
     """One local Spark session shared by every transfer test."""
-    from components.transfer.featurize import spark_session
+    from nolabel.components.transfer.featurize import spark_session
 
     session = spark_session("local[2]", "nolabel-transfer-tests")
     yield session

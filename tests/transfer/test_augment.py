@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from components.common.errors import InputError
-from components.transfer.augment import augment_dataframe, augment_frame, augment_image
+from nolabel.components.common.errors import InputError
+from nolabel.components.transfer.augment import augment_dataframe, augment_frame, augment_image
 
 
 def _png(image: np.ndarray) -> bytes:

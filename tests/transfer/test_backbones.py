@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.common.errors import InputError
-from components.transfer.backbones import check_backbone, normalization
-from components.transfer.runtime import FeatureExtractor, normalise, resize_batch
+from nolabel.components.common.errors import InputError
+from nolabel.components.transfer.backbones import check_backbone, normalization
+from nolabel.components.transfer.runtime import FeatureExtractor, normalise, resize_batch
 
 
 def _images(n: int = 3, seed: int = 0) -> list[np.ndarray]:
@@ -67,7 +67,7 @@ def test_resnet50_from_state_dict_file(resnet_weights: str) -> None:
     assert first[2].shape == (2, 1024)
     np.testing.assert_array_equal(first[1], extractor.extract(_images(2))[1])
     # the same weights named by a store URI (as a cluster would pass them)
-    from components.common.store import open_store
+    from nolabel.components.common.store import open_store
 
     uri = open_store().put_file("weights/resnet50.pth", resnet_weights)
     by_uri = FeatureExtractor("resnet50", (2,), input_size=64, weights=uri, runtime="torch")

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from components.common.errors import InputError
-from components.transfer.classifier import ImageClassifier, load_classifier
-from components.transfer.quick import train_classifier_from_arrays
+from nolabel.components.common.errors import InputError
+from nolabel.components.transfer.classifier import ImageClassifier, load_classifier
+from nolabel.components.transfer.quick import train_classifier_from_arrays
 from tests.transfer.conftest import toy_images
 
 

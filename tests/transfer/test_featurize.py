@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.common.datasets import read_parquet
-from components.common.store import open_store
-from components.transfer.featurize import features_key, featurize_dataset, load_features
+from nolabel.components.common.datasets import read_parquet
+from nolabel.components.common.store import open_store
+from nolabel.components.transfer.featurize import features_key, featurize_dataset, load_features
 from tests.transfer.conftest import write_toy_dataset
 
 

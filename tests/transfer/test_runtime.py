@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.common.store import open_store
-from components.transfer.runtime import FeatureExtractor, cached_onnx, onnx_key, weights_path
+from nolabel.components.common.store import open_store
+from nolabel.components.transfer.runtime import (
+    FeatureExtractor,
+    cached_onnx,
+    onnx_key,
+    weights_path,
+)
 
 
 def test_onnx_matches_torch_and_is_cached_in_the_store() -> None:

@@ -42,7 +42,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _use_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from components.common.settings import get_settings
+    from nolabel.components.common.settings import get_settings
 
     monkeypatch.setenv("NOLABEL_HOME", str(home))
     get_settings.cache_clear()
@@ -54,7 +54,7 @@ def _nolabel(home: Path, *args: str) -> tuple[dict, float]:
     env |= {"NOLABEL_HOME": str(home), "NOLABEL_SPARK_DRIVER_MEMORY": "1g"}
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "components.cli", *args],
+        [sys.executable, "-m", "nolabel.components.cli", *args],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - started
@@ -73,9 +73,9 @@ def _run_both(home: Path, master: str, out: Path) -> dict:
 
 def _model_outputs(home: Path, monkeypatch: pytest.MonkeyPatch, model_uri: str):
     """(coefficients, intercept, threshold, probabilities on fresh images, cut2 features)."""
-    from components.common.store import open_store
-    from components.transfer.classifier import load_classifier
-    from components.transfer.featurize import features_key, load_features
+    from nolabel.components.common.store import open_store
+    from nolabel.components.transfer.classifier import load_classifier
+    from nolabel.components.transfer.featurize import features_key, load_features
 
     _use_home(home, monkeypatch)
     classifier = load_classifier(model_uri)
@@ -122,8 +122,8 @@ def _assert_coco_match(local: dict, remote: dict) -> None:
 
 
 def test_executor_env_forwards_home_and_given_settings(tmp_path: Path, monkeypatch) -> None:
-    from components.common.settings import Settings
-    from components.common.spark import executor_env
+    from nolabel.components.common.settings import Settings
+    from nolabel.components.common.spark import executor_env
 
     monkeypatch.chdir(tmp_path)
     settings = Settings(

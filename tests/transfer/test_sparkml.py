@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from components.transfer.metrics import binary_metrics, calibrate_threshold
-from components.transfer.sparkml import class_weights, ensemble_by_key, split_ids
+from nolabel.components.transfer.metrics import binary_metrics, calibrate_threshold
+from nolabel.components.transfer.sparkml import class_weights, ensemble_by_key, split_ids
 
 
 def test_ensemble_by_key_joins_back_and_collapses(spark) -> None:

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from components.common.errors import InputError
-from components.transfer.classifier import load_classifier
-from components.transfer.classify import ClassifyParams, run_classify
-from components.transfer.step import TrainParams, run
-from components.transfer.variants import select_variants
+from nolabel.components.common.errors import InputError
+from nolabel.components.transfer.classifier import load_classifier
+from nolabel.components.transfer.classify import ClassifyParams, run_classify
+from nolabel.components.transfer.step import TrainParams, run
+from nolabel.components.transfer.variants import select_variants
 from tests.transfer.conftest import toy_images, write_toy_dataset
 
 
@@ -65,7 +65,7 @@ def test_train_compares_variants_registers_best_and_classifies(spark, tmp_path) 
     assert table.loc["0.png", "label"] == "positive" and table.loc["5.png", "label"] == "negative"
 
     cli = subprocess.run(
-        [sys.executable, "-m", "components.transfer", "classify", "--images", str(folder),
+        [sys.executable, "-m", "nolabel.components.transfer", "classify", "--images", str(folder),
          "--out", str(tmp_path / "scores.json"), "--model", "models:/nolabel-classifier/1"],
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from components.common.errors import InputError
-from components.common.settings import Settings, get_settings
-from components.crawl.hits import SearchProvider
-
-PROVIDERS = ("openverse", "wikimedia", "inaturalist", "bing", "folder", "demo")
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.names import PROVIDERS
+from nolabel.components.common.settings import Settings, get_settings
+from nolabel.components.crawl.hits import SearchProvider
 
 
 class ProviderOptions(BaseModel):
@@ -34,27 +33,27 @@ def make_provider(
     options = options or ProviderOptions()
     settings = settings or get_settings()
     if name == "openverse":
-        from components.crawl.providers.openverse import OpenverseProvider
+        from nolabel.components.crawl.providers.openverse import OpenverseProvider
 
         return OpenverseProvider(settings, options)
     if name == "wikimedia":
-        from components.crawl.providers.wikimedia import WikimediaProvider
+        from nolabel.components.crawl.providers.wikimedia import WikimediaProvider
 
         return WikimediaProvider(settings, options)
     if name == "inaturalist":
-        from components.crawl.providers.inaturalist import INaturalistProvider
+        from nolabel.components.crawl.providers.inaturalist import INaturalistProvider
 
         return INaturalistProvider(settings, options)
     if name == "bing":
-        from components.crawl.providers.bing import BingProvider
+        from nolabel.components.crawl.providers.bing import BingProvider
 
         return BingProvider(settings, options)
     if name == "folder":
-        from components.crawl.providers.folder import FolderProvider
+        from nolabel.components.crawl.providers.folder import FolderProvider
 
         return FolderProvider(options)
     if name == "demo":
-        from components.crawl.providers.demo import DemoProvider
+        from nolabel.components.crawl.providers.demo import DemoProvider
 
         return DemoProvider(options)
     raise InputError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDERS)}")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.common.errors import ConfigurationError
-from components.common.settings import Settings
-from components.crawl.api_client import ApiClient
-from components.crawl.hits import Hit, SearchProvider
-from components.crawl.providers import ProviderOptions
+from nolabel.components.common.errors import ConfigurationError
+from nolabel.components.common.settings import Settings
+from nolabel.components.crawl.api_client import ApiClient
+from nolabel.components.crawl.hits import Hit, SearchProvider
+from nolabel.components.crawl.providers import ProviderOptions
 
 MAX_COUNT = 150
 RATE = 3.0  # the S1 tier allowed 3 transactions per second

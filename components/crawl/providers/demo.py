@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from components.common.errors import InputError
-from components.crawl.hits import Hit, SearchProvider
-from components.crawl.providers import ProviderOptions
+from nolabel.components.common.errors import InputError
+from nolabel.components.crawl.hits import Hit, SearchProvider
+from nolabel.components.crawl.providers import ProviderOptions
 
 SCHEME = "demo"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from components.common.errors import InputError
-from components.common.images import list_images
-from components.crawl.hits import Hit, SearchProvider
-from components.crawl.providers import ProviderOptions
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.images import list_images
+from nolabel.components.crawl.hits import Hit, SearchProvider
+from nolabel.components.crawl.providers import ProviderOptions
 
 
 def read_sidecar(image: Path) -> dict[str, str]:

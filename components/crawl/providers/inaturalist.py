@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components.common.settings import Settings
-from components.crawl.api_client import ApiClient
-from components.crawl.hits import Hit, SearchProvider, paged_search
-from components.crawl.providers import ProviderOptions
+from nolabel.components.common.settings import Settings
+from nolabel.components.crawl.api_client import ApiClient
+from nolabel.components.crawl.hits import Hit, SearchProvider, paged_search
+from nolabel.components.crawl.providers import ProviderOptions
 
 DEFAULT_BASE_URL = "https://api.inaturalist.org"
 MAX_PER_PAGE = 200

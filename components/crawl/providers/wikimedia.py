@@ -7,11 +7,11 @@ import re
 import time
 from typing import Any
 
-from components.common.errors import ConfigurationError
-from components.common.settings import Settings
-from components.crawl.api_client import ApiClient, retry_after_seconds
-from components.crawl.hits import Hit, SearchProvider
-from components.crawl.providers import ProviderOptions
+from nolabel.components.common.errors import ConfigurationError
+from nolabel.components.common.settings import Settings
+from nolabel.components.crawl.api_client import ApiClient, retry_after_seconds
+from nolabel.components.crawl.hits import Hit, SearchProvider
+from nolabel.components.crawl.providers import ProviderOptions
 
 DEFAULT_BASE_URL = "https://commons.wikimedia.org/w/api.php"
 MAX_LIMIT = 50  # gsrlimit for generators with prop=imageinfo|extmetadata

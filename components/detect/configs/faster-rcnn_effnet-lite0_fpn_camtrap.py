@@ -3,7 +3,7 @@
 # partly visible animals, and photos get the trail-camera look (infrared grey, dark, noise, blur).
 _base_ = ["./faster-rcnn_effnet-lite0_fpn.py"]
 custom_imports = dict(
-    imports=["components.detect.backbone", "components.detect.transforms"],
+    imports=["nolabel.components.detect.backbone", "nolabel.components.detect.transforms"],
     allow_failed_imports=False,
 )
 

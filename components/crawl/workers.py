@@ -2,7 +2,7 @@
 
 One Python process tops out at about one core (HTTP parsing, asyncio and image checks share its
 GIL), so a large crawl is split over ``processes`` workers. Each crawls its shard with the same
-:func:`components.crawl.engine.crawl_urls`, at its share of the concurrency and per-host limits
+:func:`..engine.crawl_urls`, at its share of the concurrency and per-host limits
 (the totals stay as configured), and writes its own durable progress parts, so a killed crawl
 resumes exactly as a single-process one. Workers die with their parent (Linux).
 """
@@ -16,8 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any
 
-from components.common.settings import Settings
-from components.crawl.fetch import FetchOptions
+from nolabel.components.common.settings import Settings
+from nolabel.components.crawl.fetch import FetchOptions
 
 MIN_URLS_PER_PROCESS = 250  # below this a worker's start-up (imports) costs more than it saves
 
@@ -64,9 +64,9 @@ def crawl_shard(
     stored_shas: set[str],
 ) -> list[dict[str, Any]]:
     """One worker: crawl ``urls`` into the store, recording progress as it goes."""
-    from components.common.store import open_store
-    from components.crawl.engine import crawl_urls
-    from components.crawl.progress import ProgressLog
+    from nolabel.components.common.store import open_store
+    from nolabel.components.crawl.engine import crawl_urls
+    from nolabel.components.crawl.progress import ProgressLog
 
     store = open_store(settings)
     progress = ProgressLog(store, dataset)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.common.images import decode_image, encode_jpeg
+from nolabel.components.common.images import decode_image, encode_jpeg
 
 
 class FetchFailure(Exception):
@@ -60,7 +60,7 @@ def process_image(
     """Decode (refusing non-images and bombs), optionally shrink, re-encode without metadata."""
     from PIL import Image
 
-    from components.common.images import ImageError
+    from nolabel.components.common.images import ImageError
 
     try:
         image = decode_image(data, max_pixels)
@@ -86,8 +86,8 @@ def render_demo(url: str) -> tuple[bytes, list[float] | None]:
     """JPEG bytes and true box of a ``demo://`` URL."""
     from PIL import Image
 
-    from components.crawl.demo_render import render
-    from components.crawl.providers.demo import parse_demo_url
+    from nolabel.components.crawl.demo_render import render
+    from nolabel.components.crawl.providers.demo import parse_demo_url
 
     try:
         positive, seed, width, height = parse_demo_url(url)

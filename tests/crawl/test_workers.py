@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from components.common.datasets import read_manifest
-from components.common.store import open_store
-from components.crawl.fetch import FetchOptions
-from components.crawl.processes import MIN_URLS_PER_PROCESS, share, worker_count
-from components.crawl.step import CrawlParams, run
+from nolabel.components.common.datasets import read_manifest
+from nolabel.components.common.store import open_store
+from nolabel.components.crawl.fetch import FetchOptions
+from nolabel.components.crawl.step import CrawlParams, run
+from nolabel.components.crawl.workers import MIN_URLS_PER_PROCESS, share, worker_count
 from tests.crawl.servers import jpeg_bytes
 
 

@@ -1,0 +1,157 @@
+"""The detect, evaluate and score steps' contracts (light: no heavy import)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from nolabel.components.common.contracts import Contract, Step
+from nolabel.components.common.names import DETECTOR_MODEL
+from nolabel.components.detect.config import DEFAULT_CONFIG
+
+
+class DetectTrainParams(Contract):
+    """What `nolabel detect train` needs."""
+
+    boxes: str = Field(..., description="COCO JSON from `nolabel explain`: path or store URI.")
+    config: str = Field(DEFAULT_CONFIG, description="Bundled config name or config file path.")
+    epochs: int = Field(8, ge=1, le=1000, description="Training epochs.")
+    image_size: int = Field(
+        256, ge=32, le=2048, description="Test-time long side; training varies it -12%..+25%."
+    )
+    batch_size: int = Field(4, ge=1, le=512, description="Images per iteration.")
+    lr: float | None = Field(None, gt=0, description="SGD learning rate; None: the config's.")
+    frozen_stages: int | None = Field(None, ge=-1, le=7, description="None: the config's.")
+    load_from: str | None = Field(None, description="Detector checkpoint (path/URL) to start from.")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of images held out.")
+    negatives: list[str] = Field(
+        [],
+        description="Images holding no object, trained on as such: directories or dataset "
+        "names (their negative images).",
+    )
+    max_negatives: int | None = Field(
+        None, ge=0, description="At most this many negatives (default: as many as boxed images)."
+    )
+    target: str | None = Field(
+        None, description="The user's unlabeled frames: confident-empty ones become negatives."
+    )
+    classifier: str | None = Field(None, description="Classifier ranking --target frames.")
+    target_empty_share: float = Field(
+        0.3, ge=0, le=1, description="Lowest-probability share of --target used as negatives."
+    )
+    pastes: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="Composites: boxed objects pasted onto the negatives (and target frames).",
+    )
+    seed: int = Field(0, description="Split/training seed.")
+    gt: str | None = Field(None, description="Human COCO boxes to score the detector against.")
+    images: str | None = Field(None, description="Directory of the --gt images.")
+    overlays: int = Field(8, ge=0, le=64, description="Images in the overlay sample.")
+    register_model: bool = Field(True, description="Register as nolabel-detector@candidate.")
+
+
+class DetectTrainResult(Contract):
+    run_id: str
+    negative_images: int = 0
+    model_uri: str
+    model_name: str = DETECTOR_MODEL
+    model_version: str | None = None
+    metrics: dict[str, float]
+    checkpoint_uri: str
+    config_uri: str
+    train_images: int
+    val_images: int
+    seconds: float
+
+
+class DetectEvalParams(Contract):
+    """What `nolabel detect eval` needs."""
+
+    model: str | None = Field(None, description="Detector URI; None: the registry's.")
+    gt: str = Field(..., description="Human COCO boxes (path or store URI).")
+    images: str | None = Field(None, description="Directory of the images (default: from --gt).")
+
+
+class DetectEvalResult(Contract):
+    run_id: str
+    model_uri: str
+    images: int
+    metrics: dict[str, float]
+
+
+BurstMode = Literal["auto", "exif", "name", "folder", "none"]
+
+
+class ScoreParams(Contract):
+    """What `nolabel score` needs."""
+
+    images: str = Field(..., description="Folder scanned recursively.")
+    out: str = Field(..., description="Results JSON path.")
+    classifier: str | None = Field(None, description="Classifier URI; None: the registry's.")
+    detector: str | None = Field(None, description="Detector URI; None: the registry's.")
+    batch_size: int = Field(16, ge=1, le=1024, description="Images per batch.")
+    min_score: float = Field(
+        0.3, ge=0, le=1, description="Drop boxes whose score (detector × classifier) is lower."
+    )
+    bursts: BurstMode = Field("auto", description="How frames are grouped into bursts.")
+    burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
+    boxes_on_empty: bool = Field(False, description="Keep boxes on frames called empty.")
+    use_classifier: bool = Field(True, description="Run the classifier.")
+    use_detector: bool = Field(True, description="Run the detector.")
+    resume: bool = Field(True, description="Skip files already scored in the partial results.")
+    label: str = Field(
+        "animal", min_length=1, max_length=100, description="What the models find (in exports)."
+    )
+    crops: str | None = Field(None, description="Folder for crops of the kept boxes.")
+    crop_padding: float = Field(0.1, ge=0, le=1, description="Crop padding × box size.")
+
+
+class ScoreResult(Contract):
+    out: str
+    partial: str
+    files: int
+    scored: int
+    resumed: int
+    failed: int
+    positives: int
+    verdicts: dict[str, int] = {}
+    bursts: int = 0
+    boxes: int
+    suppressed_boxes: int = 0
+    seconds: float
+    images_per_second: float
+    classifier: str | None
+    detector: str | None
+    exports: dict[str, str] = {}
+    crops: int | None = None
+
+
+DETECT = Step(
+    "detect",
+    DetectTrainParams,
+    DetectTrainResult,
+    run="nolabel.components.detect.step:run",
+    image="detect",
+    gpu=True,
+)
+EVALUATE = Step(
+    "evaluate",
+    DetectEvalParams,
+    DetectEvalResult,
+    run="nolabel.components.detect.step:run_eval",
+    image="detect",
+    json_command="eval-json",
+    gpu=True,
+)
+SCORE = Step(
+    "score",
+    ScoreParams,
+    ScoreResult,
+    run="nolabel.components.detect.score:run_score",
+    image="detect",
+    json_command="score-json",
+    gpu=True,
+)
