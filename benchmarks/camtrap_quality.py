@@ -285,7 +285,8 @@ def run_domain(args, domain: str) -> dict:
     boxes = explain(
         ExplainParams(
             images=str(web), model=trained.model_uri, overlays=0, spark=False,
-            out=str(args.cache / f"{domain}-boxes.coco.json"), num_samples=args.lime_samples,
+            out=str(args.cache / f"{domain}-boxes.coco.json"),
+            lime={"num_samples": args.lime_samples},
             **localizer_option(args),
         )
     )  # fmt: skip

@@ -64,7 +64,10 @@ def explain_params(
         values["lime"] = {"num_samples": params.lime_samples}
     if truth is not None:
         values["gt"] = str(truth)
-    return {**values, **params.explain_options}
+    options = dict(params.explain_options)
+    if "lime" in values and isinstance(options.get("lime"), dict):
+        options["lime"] = {**values["lime"], **options["lime"]}  # both sets of LIME knobs
+    return {**values, **options}
 
 
 def detect_params(

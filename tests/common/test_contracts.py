@@ -73,3 +73,13 @@ def test_a_misspelled_step_option_fails_before_the_crawl():
     with pytest.raises(InputError, match="step explain params: lime.x"):
         check_step_params(bad_explain)
     check_step_params(PipelineParams(dataset="d", positive=["cat"], lime_samples=40))
+
+
+def test_pipeline_lime_samples_and_lime_options_both_reach_the_explain_step():
+    from nolabel.flows.demo import demo_params
+    from nolabel.flows.pipeline import explain_params
+
+    params = PipelineParams.model_validate(demo_params("demo-x", promote=False))
+    values = explain_params(params, {"model_uri": "models:/c/1"}, None)
+    lime = STEPS["explain"].check_params(values).lime
+    assert lime.num_samples == params.lime_samples and lime.box_rule == "relative"
