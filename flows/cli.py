@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 import typer
 
 from nolabel.components.common.cli import emit, model_command
-from nolabel.flows.demo import DEMO_DATASET
+from nolabel.flows.demo import DEMO_DATASET, closing_note, run_demo
 from nolabel.flows.params import PipelineParams
-from nolabel.flows.server import set_prefect_defaults, start_temporary_server
+from nolabel.flows.server import run_build_detector
 
 FLAG_NAMES = {"variants": "--variant"}  # repeatable: one variant a flag
-
-
-def run_build_detector(params: PipelineParams | dict[str, Any]) -> dict[str, Any]:
-    """Validate the params (clear one-line errors) and run the ``build_detector`` flow.
-
-    Prefect's defaults (analytics off, 180 s server start) are set before Prefect is imported;
-    its temporary server, when one is needed, dies with this process even on SIGKILL."""
-    set_prefect_defaults()
-    from nolabel.flows.pipeline import build_detector
-
-    params = PipelineParams.model_validate(params)
-    start_temporary_server()
-    return build_detector(params=params)
 
 
 def demo(
@@ -34,7 +20,6 @@ def demo(
     promote: bool = typer.Option(True, help="Make the demo models the production models."),
 ) -> None:
     """Run the method offline on synthetic photos, score a held-out card, write report.html."""
-    from nolabel.flows.demo import closing_note, run_demo
 
     started = time.monotonic()
     outcome = run_demo(dataset, promote)

@@ -16,6 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from nolabel.components.common.settings import get_settings
+from nolabel.components.detect.score import ScoreParams, run_score
+from nolabel.components.detect.step import DetectEvalParams, run_eval
+from nolabel.components.results.records import load_results
+from nolabel.components.results.report import heatmap_overlays, write_report
+from nolabel.components.transfer.classifier import load_classifier
+from nolabel.flows.demo_card import write_demo_card
+from nolabel.flows.report import run_link
+from nolabel.flows.server import run_build_detector, set_prefect_defaults, stop_temporary_server
+
 DEMO_DATASET = "demo"
 STAGES = ("crawl", "train", "explain", "detect", "evaluate", "held-out", "score", "report")
 LABEL = "snow leopard"
@@ -111,8 +121,6 @@ class StageProgress(logging.Handler):
 
 def run_demo(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any]:
     """Build the detector, score the held-out card, write the report; a summary dict."""
-    from nolabel.components.common.settings import get_settings
-    from nolabel.flows.server import stop_temporary_server
 
     home = get_settings().home
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -139,20 +147,12 @@ def run_demo(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any
 
 
 def _configure_prefect_logging() -> None:
-    from nolabel.flows.server import set_prefect_defaults
 
     set_prefect_defaults()
     import prefect.main  # noqa: F401  (sets up Prefect's logging once, on import)
 
 
 def _stages(dataset: str, promote: bool, card: Path, progress: StageProgress) -> dict[str, Any]:
-    from nolabel.components.detect.score import ScoreParams, run_score
-    from nolabel.components.detect.step import DetectEvalParams, run_eval
-    from nolabel.components.results.records import load_results
-    from nolabel.components.results.report import heatmap_overlays, write_report
-    from nolabel.components.transfer.classifier import load_classifier
-    from nolabel.flows.cli import run_build_detector
-    from nolabel.flows.demo_card import write_demo_card
 
     summary = run_build_detector(demo_params(dataset, promote))
     models = summary["models"]
@@ -192,7 +192,6 @@ def _stages(dataset: str, promote: bool, card: Path, progress: StageProgress) ->
 def closing_note(outcome: dict[str, Any], seconds: float) -> str:
     """The demo's summary: stage times, the held-out figures, and where to look next."""
     from nolabel.components.common.settings import get_settings
-    from nolabel.flows.report import run_link
 
     held, score = outcome["held_out"], outcome["score"]
     verdicts = score.get("verdicts", {})

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from nolabel.flows.params import PipelineParams
+
 PR_SET_PDEATHSIG = 1
 # Nothing here reports to outside addresses unless the user asks for it; Prefect's temporary
 # server needs more than its default 20 s to start on 2 busy cores.
@@ -120,3 +122,16 @@ def stop_temporary_server() -> None:
     server = SubprocessASGIServer._instances.get(None)
     if server is not None:
         server.stop()
+
+
+def run_build_detector(params: PipelineParams | dict[str, Any]) -> dict[str, Any]:
+    """Validate the params (clear one-line errors) and run the ``build_detector`` flow.
+
+    Prefect's defaults (analytics off, 180 s server start) are set before Prefect is imported;
+    its temporary server, when one is needed, dies with this process even on SIGKILL."""
+    set_prefect_defaults()
+    from nolabel.flows.pipeline import build_detector  # lazy: Prefect reads its settings once
+
+    params = PipelineParams.model_validate(params)
+    start_temporary_server()
+    return build_detector(params=params)

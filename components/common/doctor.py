@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from nolabel.components.common import tracking
 from nolabel.components.common.cli import emit
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
 
 
 def doctor() -> None:
     """Open the artifact store and MLflow tracking; print where everything lives."""
-    from nolabel.components.common import tracking
-    from nolabel.components.common.settings import get_settings
-    from nolabel.components.common.store import open_store
 
     settings = get_settings()
     store = open_store(settings)

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nolabel.components.common.images import decode_image, encode_jpeg
+from nolabel.components.common.images import ImageError, decode_image, encode_jpeg
+from nolabel.components.crawl.demo_render import render
+from nolabel.components.crawl.providers.demo import parse_demo_url
 
 
 class FetchFailure(Exception):
@@ -60,8 +62,6 @@ def process_image(
     """Decode (refusing non-images and bombs), optionally shrink, re-encode without metadata."""
     from PIL import Image
 
-    from nolabel.components.common.images import ImageError
-
     try:
         image = decode_image(data, max_pixels)
     except ImageError as exc:
@@ -85,9 +85,6 @@ def process_image(
 def render_demo(url: str) -> tuple[bytes, list[float] | None]:
     """JPEG bytes and true box of a ``demo://`` URL."""
     from PIL import Image
-
-    from nolabel.components.crawl.demo_render import render
-    from nolabel.components.crawl.providers.demo import parse_demo_url
 
     try:
         positive, seed, width, height = parse_demo_url(url)

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from nolabel.components.common.settings import Settings
+from nolabel.components.common.spark import get_spark
+from nolabel.components.common.store import open_store
+from nolabel.components.crawl.engine import crawl_urls
 from nolabel.components.crawl.fetch import FetchOptions
 
 
@@ -15,8 +18,6 @@ def download_partition(
     settings: Settings, dataset: str, options: FetchOptions, urls: list[str]
 ) -> list[dict[str, Any]]:
     """Download one partition's URLs into the store (runs on an executor)."""
-    from nolabel.components.common.store import open_store
-    from nolabel.components.crawl.engine import crawl_urls
 
     return crawl_urls(open_store(settings), dataset, urls, options)
 
@@ -34,7 +35,6 @@ def crawl_with_spark(
     """Download ``urls`` on Spark; each partition's records reach ``sink`` as it finishes."""
     if not urls:
         return []
-    from nolabel.components.common.spark import get_spark
 
     # Executors must run this interpreter (the one with nolabel's dependencies).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -17,6 +17,8 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any
 
 from nolabel.components.common.settings import Settings
+from nolabel.components.common.store import open_store
+from nolabel.components.crawl.engine import crawl_urls
 from nolabel.components.crawl.fetch import FetchOptions
 
 MIN_URLS_PER_PROCESS = 250  # below this a worker's start-up (imports) costs more than it saves
@@ -64,8 +66,6 @@ def crawl_shard(
     stored_shas: set[str],
 ) -> list[dict[str, Any]]:
     """One worker: crawl ``urls`` into the store, recording progress as it goes."""
-    from nolabel.components.common.store import open_store
-    from nolabel.components.crawl.engine import crawl_urls
     from nolabel.components.crawl.progress import ProgressLog
 
     store = open_store(settings)

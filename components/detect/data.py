@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from nolabel.components.common.coco import load_coco, save_coco
+from nolabel.components.common.datasets import NEGATIVE, read_manifest
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.images import list_images
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
 
@@ -198,8 +200,6 @@ def negative_images(sources: list[str], limit: int | None, seed: int) -> list[Pa
     """Local files of images holding no object: each source is a directory (searched
     recursively) or the name of a dataset in the store (its negative images, downloaded).
     ``limit``: at most this many, a seeded sample spread over the sources."""
-    from nolabel.components.common.datasets import NEGATIVE, read_manifest
-    from nolabel.components.common.images import list_images
 
     found: list[Path] = []
     for source in sources:

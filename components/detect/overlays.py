@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common.images import load_rgb, to_array
+
 TILE = 256
 
 
@@ -41,8 +43,6 @@ def draw_tile(
 def overlay_grid(detector, coco: dict[str, Any], path: Path, limit: int = 8) -> Path | None:
     """Predict on up to ``limit`` images of a normalised COCO and save a PNG grid."""
     from PIL import Image
-
-    from nolabel.components.common.images import load_rgb, to_array
 
     images = coco["images"][:limit]
     if not images:

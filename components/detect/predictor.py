@@ -8,8 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common import tracking
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import DETECTOR_MODEL
+from nolabel.components.common.settings import get_settings
+from nolabel.components.detect.config import for_inference, resolve_device
+from nolabel.components.detect.engine import logs_to_stderr
+from nolabel.components.detect.onnx_features import DenseOnnx, onnxruntime_available
 
 MODEL_NAME = DETECTOR_MODEL
 CONFIG_FILE, CHECKPOINT_FILE = "config.py", "model.pth"
@@ -81,10 +86,6 @@ class Detector:
         from mmdet.apis import init_detector
         from mmengine.config import Config
 
-        from nolabel.components.common.settings import get_settings
-        from nolabel.components.detect.config import for_inference, resolve_device
-        from nolabel.components.detect.engine import logs_to_stderr
-
         self.name, self.version = name, version
         settings = get_settings()
         self.device = device or resolve_device(settings.device)
@@ -101,8 +102,6 @@ class Detector:
     def _use_runtime(self, runtime: str, threads: int | None) -> str:
         """Route backbone + neck through ONNX Runtime when asked and possible; the runtime."""
         import torch
-
-        from nolabel.components.detect.onnx_features import DenseOnnx, onnxruntime_available
 
         if runtime not in ("auto", "onnx", "torch"):
             raise InputError(f"detector runtime must be auto, onnx or torch, not {runtime!r}")
@@ -169,7 +168,6 @@ def find_model_files(root: Path) -> tuple[Path, Path]:
 
 
 def _version_of(uri: str) -> str:
-    from nolabel.components.common import tracking
 
     if uri.startswith("models:/"):
         rest = uri[len("models:/") :]

@@ -8,6 +8,9 @@ from typing import Any
 import mlflow.pyfunc
 import numpy as np
 
+from nolabel.components.common.images import load_rgb, to_array
+from nolabel.components.detect.predictor import Detector
+
 PIP_REQUIREMENTS = [
     "torch==2.13.0",
     "mmengine>=0.10.4,<0.11",
@@ -21,7 +24,6 @@ PIP_REQUIREMENTS = [
 
 
 def _to_array(item: Any) -> np.ndarray:
-    from nolabel.components.common.images import load_rgb, to_array
 
     if isinstance(item, np.ndarray):
         return item
@@ -36,7 +38,6 @@ class DetectorModel(mlflow.pyfunc.PythonModel):
     and ``scores`` (list of floats) per image."""
 
     def load_context(self, context) -> None:
-        from nolabel.components.detect.predictor import Detector
 
         self.detector = Detector(context.artifacts["config"], context.artifacts["checkpoint"])
 

@@ -21,10 +21,21 @@ import numpy as np
 
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.files import write_text_atomic
-from nolabel.components.common.images import models_side, to_full_pixels
+from nolabel.components.common.images import (
+    ImageError,
+    decode_scaled,
+    models_side,
+    sniff_image_type,
+    to_array,
+    to_full_pixels,
+)
+from nolabel.components.common.settings import get_settings
 from nolabel.components.detect.contract import ScoreParams, ScoreResult
 from nolabel.components.detect.policy import VERDICTS, finish_records
 from nolabel.components.detect.scan import scan_folder
+from nolabel.components.results.crops import write_crops
+from nolabel.components.results.outputs import write_exports
+from nolabel.components.results.records import load_results
 
 SNIFF_BYTES = 16
 RAW_BOX_FLOOR = 0.05  # detector boxes kept in the partial records (the policy filters later)
@@ -68,12 +79,6 @@ class Decoded:
 
 def _load_image(path: Path, max_pixels: int, min_side: int | None = None):
     """A :class:`Decoded`, or (reason, message) when the file is not a usable image."""
-    from nolabel.components.common.images import (
-        ImageError,
-        decode_scaled,
-        sniff_image_type,
-        to_array,
-    )
 
     try:
         with path.open("rb") as handle:
@@ -122,8 +127,6 @@ def _score_batch(batch, classifier, detector, min_score: float) -> list[dict[str
 def run_score(params: ScoreParams) -> ScoreResult:
     """Score every file under ``params.images``; see the module docstring."""
     from tqdm import tqdm
-
-    from nolabel.components.common.settings import get_settings
 
     if not (params.use_classifier or params.use_detector):
         raise InputError("nothing to do: both the classifier and the detector are disabled")
@@ -269,9 +272,6 @@ def _write_results(
 
 def _write_exports(out: Path, params: ScoreParams) -> tuple[dict[str, str], int | None]:
     """MegaDetector JSON and CSV tables beside ``out``; crops when asked for."""
-    from nolabel.components.results.crops import write_crops
-    from nolabel.components.results.outputs import write_exports
-    from nolabel.components.results.records import load_results
 
     results = load_results(out)
     exports = write_exports(results)

@@ -7,22 +7,42 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from nolabel.components.common import tracking
+from nolabel.components.common.coco import save_coco, score_boxes
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import CANDIDATE
+from nolabel.components.common.owners import owned_dir
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
+from nolabel.components.detect import engine
+from nolabel.components.detect.config import apply_options, for_inference, load_config, set_data
 from nolabel.components.detect.contract import (
     DetectEvalParams,
     DetectEvalResult,
     DetectTrainParams,
     DetectTrainResult,
 )
-from nolabel.components.detect.predictor import CHECKPOINT_FILE, CONFIG_FILE, MODEL_NAME
+from nolabel.components.detect.data import (
+    add_negatives,
+    boxed_only,
+    negative_images,
+    prepare,
+    split_by_image,
+)
+from nolabel.components.detect.predictor import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    MODEL_NAME,
+    Detector,
+    find_model_files,
+)
+from nolabel.components.detect.target import confident_empty, merge_coco, paste_objects, rank_frames
+from nolabel.components.transfer.classifier import load_classifier
 
 
 def _work_dir() -> AbstractContextManager[Path]:
     """``NOLABEL_HOME/work/detect-OWNER.RANDOM``, removed on exit (normal or exception); the
     ones of killed processes are removed by the next detect step on this host."""
-    from nolabel.components.common.owners import owned_dir
-    from nolabel.components.common.settings import get_settings
 
     return owned_dir(get_settings().home / "work", "detect-")
 
@@ -31,8 +51,6 @@ def score_against(
     cfg, checkpoint: Path, gt: dict[str, Any], gt_path: Path, work: Path
 ) -> dict[str, float]:
     """COCO mAP/AP50 (CocoMetric) plus mean IoU / CorLoc of the top box against human boxes."""
-    from nolabel.components.common.coco import score_boxes
-    from nolabel.components.detect import engine
 
     metrics, detections = engine.test(cfg, checkpoint, gt_path, work, prefix="gt")
     predicted = {"images": gt["images"], "annotations": detections}
@@ -49,8 +67,6 @@ def score_against(
 
 def target_empties(params: DetectTrainParams) -> list[Path]:
     """The --target frames the classifier is most sure hold no object."""
-    from nolabel.components.detect.target import confident_empty, rank_frames
-    from nolabel.components.transfer.classifier import load_classifier
 
     classifier = load_classifier(params.classifier)
     ranked = rank_frames(params.target, classifier)
@@ -59,21 +75,8 @@ def target_empties(params: DetectTrainParams) -> list[Path]:
 
 def run(params: DetectTrainParams) -> DetectTrainResult:
     """Train, evaluate and register a detector from LIME boxes."""
-    from nolabel.components.common import tracking
-    from nolabel.components.common.coco import save_coco
-    from nolabel.components.common.store import open_store
     from nolabel.components.detect import engine, overlays
-    from nolabel.components.detect.config import apply_options, for_inference, load_config, set_data
-    from nolabel.components.detect.data import (
-        add_negatives,
-        boxed_only,
-        negative_images,
-        prepare,
-        split_by_image,
-    )
-    from nolabel.components.detect.predictor import Detector
     from nolabel.components.detect.pyfunc import log_model
-    from nolabel.components.detect.target import merge_coco, paste_objects
 
     if params.images and not params.gt:
         raise InputError("--images only makes sense with --gt")
@@ -170,7 +173,6 @@ def run_eval(params: DetectEvalParams) -> DetectEvalResult:
 
     from nolabel.components.common import tracking
     from nolabel.components.detect.data import prepare
-    from nolabel.components.detect.predictor import find_model_files
 
     uri = params.model
     if uri and Path(uri).expanduser().is_dir():

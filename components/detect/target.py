@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.images import ImageError, decode_scaled, list_images, to_array
 
 PASTE_LONG_SIDE = 640  # composites are stored at most this large (the detector sees 256–512)
 
@@ -30,7 +31,6 @@ def rank_frames(
     target: str, classifier, batch_size: int = 16, max_pixels: int = 50_000_000
 ) -> list[tuple[Path, float]]:
     """(frame, P(object)) for every readable image under ``target``, least likely first."""
-    from nolabel.components.common.images import ImageError, decode_scaled, list_images, to_array
 
     paths = list_images(Path(target).expanduser())
     if not paths:

@@ -17,6 +17,7 @@ import numpy as np
 from nolabel.components.common.errors import InputError
 from nolabel.components.lime.boxes import box_masks, boxes_from_weights, select_superpixels
 from nolabel.components.lime.contract import LimeParams
+from nolabel.components.lime.overlay import heatmap_png as render
 from nolabel.components.lime.perturb import fill_image, sample_masks, score_masks
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
@@ -216,6 +217,5 @@ def explain_image(
 
 def heatmap_png(image: np.ndarray, explanation: Explanation, title: str | None = None) -> bytes:
     """PNG bytes of ``image`` under the explanation's heat map with its boxes (for serve)."""
-    from nolabel.components.lime.overlay import heatmap_png as render
 
     return render(image, explanation, title)

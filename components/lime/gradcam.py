@@ -17,16 +17,17 @@ import time
 
 import numpy as np
 
+from nolabel.components.common.errors import InputError
 from nolabel.components.lime.boxes import box_masks, boxes_from_weights
 from nolabel.components.lime.explain import Explanation, LimeParams, check_image
+from nolabel.components.transfer.backbones import build_feature_net
+from nolabel.components.transfer.runtime import normalise, resize_batch, weights_path
 
 _lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
 def _spatial_net(backbone: str, cut: int, input_size: int, weights: str | None):
-    from nolabel.components.transfer.backbones import build_feature_net
-    from nolabel.components.transfer.runtime import weights_path
 
     return build_feature_net(
         backbone, (cut,), input_size, weights_path(backbone, weights), spatial=True
@@ -36,9 +37,6 @@ def _spatial_net(backbone: str, cut: int, input_size: int, weights: str | None):
 def activation_map(image: np.ndarray, classifier) -> np.ndarray:
     """h×w map whose mean plus the intercept is the classifier's logit for ``image``."""
     import torch
-
-    from nolabel.components.common.errors import InputError
-    from nolabel.components.transfer.runtime import normalise, resize_batch
 
     if classifier.backbone == "pixels":
         raise InputError("Grad-CAM needs a CNN classifier; this one works on raw pixels")

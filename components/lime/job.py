@@ -18,7 +18,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from nolabel.components.common.images import ImageError, decode_image, to_array
+from nolabel.components.common.spark import get_spark
+from nolabel.components.common.store import open_store
 from nolabel.components.lime.explain import LimeParams, explain_image
+from nolabel.components.transfer.classifier import load_classifier
 
 RECORD_SCHEMA = "file_name string, sha256 string, record string"
 TASK_SCHEMA = "file_name string, sha256 string, key string, data binary"
@@ -44,7 +48,6 @@ def image_seed(base_seed: int, sha256: str) -> int:
 @functools.lru_cache(maxsize=2)
 def cached_classifier(model_uri: str):
     """The classifier, loaded once per process (so once per Spark Python worker)."""
-    from nolabel.components.transfer.classifier import load_classifier
 
     return load_classifier(model_uri)
 
@@ -67,7 +70,6 @@ def _load_bytes(task: dict[str, Any], store) -> bytes:
 
 def process_task(task: dict[str, Any], classifier, config: JobConfig, store) -> dict[str, Any]:
     """Explain one image (if readable and called positive); persist and return its record."""
-    from nolabel.components.common.images import ImageError, decode_image, to_array
 
     started = time.perf_counter()
     record: dict[str, Any] = {
@@ -108,7 +110,6 @@ def process_task(task: dict[str, Any], classifier, config: JobConfig, store) -> 
 
 def run_tasks(tasks: list[dict[str, Any]], config: JobConfig, classifier=None) -> list[dict]:
     """In-process path: explain ``tasks`` one by one (progress on stderr)."""
-    from nolabel.components.common.store import open_store
 
     store = open_store()
     classifier = classifier or cached_classifier(config.model_uri)
@@ -148,8 +149,6 @@ def run_tasks_spark(
     import os
 
     import pandas as pd
-
-    from nolabel.components.common.spark import get_spark
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this venv
     spark = get_spark(master, app_name="nolabel-explain")

@@ -8,6 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common import tracking
+from nolabel.components.common.coco import load_coco, save_coco, score_boxes
+from nolabel.components.common.images import decode_image, to_array
+from nolabel.components.common.store import open_store
+from nolabel.components.lime.explain import Explanation, _upsample, resize_long_side, segment
+from nolabel.components.lime.gradcam import cam_cells
+from nolabel.components.lime.overlay import heatmap_png
+
 
 def coco_from_records(records: list[dict], image_root: str, category: str) -> dict[str, Any]:
     """COCO JSON (contract format) of every readable image and its LIME boxes."""
@@ -88,11 +96,6 @@ def weights_frame(records: list[dict]):
 
 def draw_overlays(records, tasks, config, directory: Path, count: int) -> list[Path]:
     """Overlay PNGs for the first ``count`` explained images (segments recomputed: same seed)."""
-    from nolabel.components.common.images import decode_image, to_array
-    from nolabel.components.common.store import open_store
-    from nolabel.components.lime.explain import Explanation, _upsample, resize_long_side, segment
-    from nolabel.components.lime.gradcam import cam_cells
-    from nolabel.components.lime.overlay import heatmap_png
 
     by_sha = {task["sha256"]: task for task in tasks}
     store = open_store()
@@ -149,8 +152,6 @@ def summary_metrics(records: list[dict], fresh_wall: float, fresh_count: int) ->
 
 def write_outputs(records, coco, params, config, tasks, fresh_wall: float, fresh_count: int):
     """Write COCO, weights and overlays locally, score against --gt, log all to MLflow."""
-    from nolabel.components.common import tracking
-    from nolabel.components.common.coco import load_coco, save_coco, score_boxes
 
     coco_path, weights_path, overlay_dir = output_paths(params.out)
     save_coco(coco, coco_path)

@@ -9,23 +9,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nolabel.components.common import tracking
+from nolabel.components.common.datasets import POSITIVE, images_prefix, lime_prefix, read_manifest
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.images import list_images
 from nolabel.components.common.names import CLASSIFIER_MODEL
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
 from nolabel.components.lime.contract import ExplainParams, ExplainResult
-from nolabel.components.lime.explain import LimeParams
-from nolabel.components.lime.job import JobConfig, run_tasks, run_tasks_spark
+from nolabel.components.lime.explain import LimeParams, explain_image
+from nolabel.components.lime.job import JobConfig, classifier_score_fn, run_tasks, run_tasks_spark
 from nolabel.components.lime.outputs import coco_from_records, write_outputs
+from nolabel.components.transfer.classifier import load_classifier
 
 
 def _image_tasks(params: ExplainParams, store) -> tuple[list[dict], str, str, str]:
     """(tasks, image_root, parts base prefix, category name) for dataset or directory mode."""
-    from nolabel.components.common.datasets import (
-        POSITIVE,
-        images_prefix,
-        lime_prefix,
-        read_manifest,
-    )
-    from nolabel.components.common.images import list_images
 
     if bool(params.dataset) == bool(params.images):
         raise InputError("give exactly one of --dataset NAME or --images DIR")
@@ -91,10 +90,6 @@ def _reuse(store, prefix: str, tasks: list[dict]) -> tuple[list[dict], list[dict
 
 def run(params: ExplainParams) -> ExplainResult:
     """Explain the images, write COCO/weights/overlays, log everything to MLflow."""
-    from nolabel.components.common import tracking
-    from nolabel.components.common.settings import get_settings
-    from nolabel.components.common.store import open_store
-    from nolabel.components.transfer.classifier import load_classifier
 
     settings = get_settings()
     store = open_store(settings)
@@ -174,7 +169,5 @@ def run(params: ExplainParams) -> ExplainResult:
 
 def explain_one(image: Any, classifier, params: LimeParams | None = None, seed: int = 0):
     """In-process single-image explanation (for serve): HxWx3 uint8 → Explanation."""
-    from nolabel.components.lime.explain import explain_image
-    from nolabel.components.lime.job import classifier_score_fn
 
     return explain_image(image, classifier_score_fn(classifier), params or LimeParams(), seed)

@@ -7,6 +7,12 @@ from pathlib import Path
 import typer
 
 from nolabel.components.common.cli import emit
+from nolabel.components.common.errors import InputError
+from nolabel.components.results.crops import write_crops
+from nolabel.components.results.outputs import write_exports
+from nolabel.components.results.records import load_results
+from nolabel.components.results.report import heatmap_overlays, write_report
+from nolabel.components.results.sorting import sort_frames
 
 RESULTS = typer.Option(..., "--results", help="Results JSON from `nolabel score`.")
 IMAGES = typer.Option(None, "--images", help="Where the scored folder is now (default: recorded).")
@@ -25,9 +31,6 @@ def sort(
     images: Path | None = IMAGES,
 ) -> None:
     """Put links (or copies) of the frames into animal/, empty/ and review/; originals stay."""
-    from nolabel.components.common.errors import InputError
-    from nolabel.components.results.records import load_results
-    from nolabel.components.results.sorting import sort_frames
 
     if mode not in ("link", "hardlink", "copy"):
         raise InputError(f"--mode must be link, hardlink or copy, not {mode!r}")
@@ -52,7 +55,6 @@ def report(
 ) -> None:
     """Write a static review page: counts, verdict filter, bursts, boxes, heat maps."""
     from nolabel.components.results.records import load_results
-    from nolabel.components.results.report import heatmap_overlays, write_report
 
     loaded = load_results(results, images)
     overlays = {}
@@ -71,8 +73,6 @@ def export(
     images: Path | None = IMAGES,
 ) -> None:
     """(Re)write the MegaDetector JSON and CSV tables beside a results file; crops on request."""
-    from nolabel.components.results.crops import write_crops
-    from nolabel.components.results.outputs import write_exports
     from nolabel.components.results.records import load_results
 
     loaded = load_results(results, images)

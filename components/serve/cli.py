@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from nolabel.components.common.cli import emit
+from nolabel.components.serve.step import ServeParams, run
 
 
 def serve(
@@ -19,7 +20,6 @@ def serve(
     ),
 ) -> None:
     """Serve predictions over HTTP until interrupted (see GET /docs for the API)."""
-    from nolabel.components.serve.step import ServeParams, run
 
     params = ServeParams(
         host=host,

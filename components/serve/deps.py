@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from nolabel.components.serve.decoding import decode_within_budget
 from nolabel.components.serve.errors import ApiError
 from nolabel.components.serve.inputs import read_uploads
 from nolabel.components.serve.models import LoadedModel, ModelManager, ModelSet
@@ -80,7 +81,6 @@ async def in_thread(request: Request, func, *args):
 
 async def decoded(request: Request, field: str, max_files: int, min_side: int | None = None):
     """The request's images, decoded within the per-request and in-flight pixel budgets."""
-    from nolabel.components.serve.decoding import decode_within_budget
 
     state = request.app.state
     uploads = await read_uploads(request, field, max_files)

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from nolabel.components.common.images import to_full_pixels
+from nolabel.components.lime.explain import LimeParams, explain_image
+from nolabel.components.lime.overlay import heatmap_png
 from nolabel.components.serve.errors import ApiError
 from nolabel.components.serve.metrics import ServeMetrics
 from nolabel.components.serve.models import LoadedModel
@@ -105,8 +107,6 @@ def explain(
     seed: int,
 ) -> dict[str, Any]:
     """LIME on one image: boxes (xyxy, original pixels), heat-map PNG (base64) and fit R²."""
-    from nolabel.components.lime.explain import LimeParams, explain_image
-    from nolabel.components.lime.overlay import heatmap_png
 
     height, width = array.shape[:2]
     if min(height, width) < MIN_EXPLAIN_SIDE:

@@ -16,8 +16,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from nolabel.components.common import tracking
 from nolabel.components.common.settings import Settings
 from nolabel.components.serve.settings import ServeSettings
+from nolabel.components.transfer.classifier import load_classifier as load
 
 log = logging.getLogger("nolabel.serve.models")
 
@@ -53,7 +55,6 @@ def default_loaders(
     cores = os.cpu_count() or 1
 
     def load_classifier(uri: str) -> Any:
-        from nolabel.components.transfer.classifier import load_classifier as load
 
         return load(uri, threads=classifier_threads or cores)
 
@@ -184,7 +185,6 @@ class ModelManager:
     def _lookup(self, name: str, alias: str) -> str | None:
         if self._alias_lookup is not None:
             return self._alias_lookup(name, alias)
-        from nolabel.components.common import tracking
 
         if not self._tracking_ready:
             tracking.configure(self.settings)

@@ -22,6 +22,7 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from nolabel.components.common.settings import get_settings
 from nolabel.components.serve.settings import ServeSettings
 
 log = logging.getLogger("nolabel.serve")
@@ -30,7 +31,6 @@ TIMEOUT_BODY = b'{"detail":"request not received in time","code":"request_timeou
 
 @lru_cache(maxsize=1)
 def _limits() -> tuple[float, float, int, int]:
-    from nolabel.components.common.settings import get_settings
 
     settings = ServeSettings()
     return (

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from nolabel.components.common.contracts import Step
+from nolabel.components.common.settings import get_settings
+from nolabel.components.serve.settings import ServeSettings
 
 APP_FACTORY = "nolabel.components.serve.app:create_app"
 
@@ -45,8 +47,6 @@ def run(params: ServeParams) -> ServeResult:
     With several workers each process loads its own models and keeps its own metrics.
     """
     import uvicorn
-
-    from nolabel.components.common.settings import get_settings
 
     if params.model:
         os.environ["NOLABEL_CLASSIFIER_MODEL"] = params.model
@@ -86,7 +86,6 @@ def _note(received: list[str]):
 
 def _run_uvicorn(uvicorn, params: ServeParams) -> None:
     from nolabel.components.serve.protocol import GuardedH11Protocol
-    from nolabel.components.serve.settings import ServeSettings
 
     limits = ServeSettings()
     uvicorn.run(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.images import decode_image, to_array
 
 AUGMENTATIONS = ("flip", "grey", "crop", "blur")
 ORIGINAL = "none"
@@ -76,7 +77,6 @@ def expand(
 
 
 def _decode(data: bytes) -> np.ndarray:
-    from nolabel.components.common.images import decode_image, to_array
 
     return to_array(decode_image(bytes(data)))
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common import tracking
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import CLASSIFIER_MODEL
+from nolabel.components.transfer.runtime import FeatureExtractor
 
 MODEL_NAME = CLASSIFIER_MODEL
 CONFIG_FILE = "classifier.json"
@@ -53,7 +55,6 @@ class ImageClassifier:
         name: str | None = None,
         version: str | None = None,
     ) -> None:
-        from nolabel.components.transfer.runtime import FeatureExtractor
 
         if config.get("format") != FORMAT:
             raise InputError(f"not a nolabel classifier (format {config.get('format')!r})")
@@ -184,7 +185,6 @@ def load_classifier(uri: str | None = None, **kwargs: Any) -> ImageClassifier:
     ``models:/``, ``runs:/`` or a local model directory. Needs no Spark."""
     if uri and Path(uri).expanduser().exists():
         return ImageClassifier.from_dir(Path(uri).expanduser(), **kwargs)
-    from nolabel.components.common import tracking
 
     resolved = tracking.resolve_model_uri(uri, MODEL_NAME)
     name, version = _registry_identity(resolved)

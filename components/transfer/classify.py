@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.images import ImageError, list_images, load_rgb, to_array
+from nolabel.components.common.settings import get_settings
+from nolabel.components.transfer.classifier import load_classifier
 from nolabel.components.transfer.contract import ClassifyParams, ClassifyResult
 
 
 def run_classify(params: ClassifyParams) -> ClassifyResult:
     """Classify every image under ``params.images``; write file, probability, label rows."""
-    from nolabel.components.common.images import ImageError, list_images, load_rgb, to_array
-    from nolabel.components.common.settings import get_settings
-    from nolabel.components.transfer.classifier import load_classifier
 
     out = Path(params.out)
     if out.suffix.lower() not in (".csv", ".json"):

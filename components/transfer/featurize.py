@@ -29,7 +29,9 @@ from nolabel.components.common.datasets import (
     read_parquet,
     write_parquet,
 )
+from nolabel.components.common.images import ImageError, decode_image, to_array
 from nolabel.components.common.settings import Settings, get_settings
+from nolabel.components.common.spark import get_spark
 from nolabel.components.common.store import ArtifactStore, open_store
 from nolabel.components.transfer.augment import ORIGINAL, check_augmentations, expand
 from nolabel.components.transfer.backbones import check_backbone
@@ -72,7 +74,6 @@ def features_key(
 
 def spark_session(master: str | None = None, app_name: str = "nolabel-transfer"):
     """The Spark session, with Python workers on this interpreter (the same venv)."""
-    from nolabel.components.common.spark import get_spark
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -112,7 +113,6 @@ def _extractor(spec: dict[str, Any]) -> FeatureExtractor:
 
 def featurize_partition(batches: Iterator[pd.DataFrame], spec: dict[str, Any]):
     """``mapInPandas`` body: manifest rows in, one row per (image, augmentation) out."""
-    from nolabel.components.common.images import ImageError, decode_image, to_array
 
     extractor = _extractor(spec)
     store = open_store(Settings(**spec["store"]))

@@ -10,6 +10,8 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from nolabel.components.common import tracking
+from nolabel.components.common.images import load_rgb, to_array
 from nolabel.components.common.names import CANDIDATE
 from nolabel.components.transfer.classifier import MODEL_NAME, ImageClassifier
 
@@ -24,7 +26,6 @@ PIP_REQUIREMENTS = [
 
 
 def _images_from_input(model_input: Any, max_pixels: int) -> list[np.ndarray]:
-    from nolabel.components.common.images import load_rgb, to_array
 
     if isinstance(model_input, pd.DataFrame):
         column = next(
@@ -75,7 +76,6 @@ def log_classifier(
     name: str = MODEL_NAME,
 ) -> tuple[str, str | None]:
     """Log a classifier directory as a pyfunc in the active run; register it; (uri, version)."""
-    from nolabel.components.common import tracking
 
     info = mlflow.pyfunc.log_model(
         name="model",

@@ -13,6 +13,8 @@ from nolabel.components.common.datasets import POSITIVE
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import CANDIDATE
 from nolabel.components.transfer.classifier import ImageClassifier, save_classifier
+from nolabel.components.transfer.metrics import calibrate_threshold
+from nolabel.components.transfer.runtime import FeatureExtractor, cached_onnx
 
 
 @dataclass
@@ -51,9 +53,6 @@ def train_classifier_from_arrays(
     training images. Typical cost: a few seconds for 20–40 small images at ``input_size=96``.
     """
     from sklearn.linear_model import LogisticRegression
-
-    from nolabel.components.transfer.metrics import calibrate_threshold
-    from nolabel.components.transfer.runtime import FeatureExtractor, cached_onnx
 
     y = _as_binary(labels)
     if len(y) != len(images) or len(np.unique(y)) < 2:

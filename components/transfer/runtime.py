@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.settings import get_settings
+from nolabel.components.common.store import open_store
 from nolabel.components.transfer.backbones import (
     build_feature_net,
     check_backbone,
@@ -77,9 +79,6 @@ def normalise(batch: np.ndarray, backbone: str) -> np.ndarray:
 def fetch_weights(source: str) -> Path:
     """A local copy of weights named by a URL (http/https) or a store URI (file://, s3://)."""
     import hashlib
-
-    from nolabel.components.common.settings import get_settings
-    from nolabel.components.common.store import open_store
 
     target = get_settings().home / "cache" / "weights"
     name = hashlib.sha256(source.encode()).hexdigest()[:16] + ".pth"

@@ -10,9 +10,25 @@ from pathlib import Path
 
 import pandas as pd
 
+from nolabel.components.common import tracking
 from nolabel.components.common.datasets import check_name, read_manifest
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.store import open_store
+from nolabel.components.transfer.classifier import save_classifier
 from nolabel.components.transfer.contract import TrainParams, TrainResult
+from nolabel.components.transfer.featurize import featurize_dataset, load_features, spark_session
+from nolabel.components.transfer.metrics import close_figure, roc_figure
+from nolabel.components.transfer.runtime import cached_onnx
+from nolabel.components.transfer.sparkml import linear_coefficients, split_ids
+from nolabel.components.transfer.train import (
+    FitSettings,
+    best_outcome,
+    fit_variant,
+    label_counts,
+    original_rows,
+    table_row,
+)
+from nolabel.components.transfer.variants import PIXEL_SIZE
 
 TRAIN_TAGS = {"step": "transfer"}
 
@@ -23,8 +39,6 @@ def _say(message: str, started: float) -> None:
 
 
 def _log_variant(outcome, params: TrainParams) -> None:
-    from nolabel.components.common import tracking
-    from nolabel.components.transfer.metrics import close_figure, roc_figure
 
     variant = outcome.variant
     tracking.log_params(
@@ -49,10 +63,6 @@ def _log_variant(outcome, params: TrainParams) -> None:
 
 
 def _save_best(outcome, params: TrainParams, cuts: tuple[int, ...], target: Path) -> Path:
-    from nolabel.components.transfer.classifier import save_classifier
-    from nolabel.components.transfer.runtime import cached_onnx
-    from nolabel.components.transfer.sparkml import linear_coefficients
-    from nolabel.components.transfer.variants import PIXEL_SIZE
 
     variant = outcome.variant
     coefficients, intercept = linear_coefficients(outcome.model)
@@ -95,22 +105,7 @@ def _check_manifest(dataset: str, manifest: pd.DataFrame) -> None:
 def run(params: TrainParams) -> TrainResult:
     """Featurize the dataset, fit every variant as a child MLflow run, register the best."""
     from nolabel.components.common import tracking
-    from nolabel.components.common.store import open_store
-    from nolabel.components.transfer.featurize import (
-        featurize_dataset,
-        load_features,
-        spark_session,
-    )
     from nolabel.components.transfer.pyfunc import log_classifier
-    from nolabel.components.transfer.sparkml import split_ids
-    from nolabel.components.transfer.train import (
-        FitSettings,
-        best_outcome,
-        fit_variant,
-        label_counts,
-        original_rows,
-        table_row,
-    )
     from nolabel.components.transfer.variants import PIXEL_SIZE, select_variants
 
     started = time.perf_counter()

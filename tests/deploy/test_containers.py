@@ -150,7 +150,7 @@ def _run_demo_flow(home: Path) -> dict:
         PYTHONUNBUFFERED="1",
     )
     script = (
-        "import json; from nolabel.flows.cli import run_build_detector; "
+        "import json; from nolabel.flows.server import run_build_detector; "
         "from nolabel.flows.demo import demo_params; "
         "small = {'per_page': 24, 'epochs': 2, 'crawl_options': {'negative_per_query': 12}}; "
         "result = run_build_detector({**demo_params(promote=False), **small}); "
