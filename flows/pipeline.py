@@ -15,7 +15,7 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from nolabel.components.common.datasets import images_prefix
-from nolabel.components.common.names import CANDIDATE, CLASSIFIER_MODEL, DETECTOR_MODEL, PRODUCTION
+from nolabel.components.common.names import CANDIDATE, PRODUCTION
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
 from nolabel.flows import promotion, report
@@ -85,7 +85,7 @@ def detect_params(
         values["negatives"] = [params.dataset]
     if params.target:
         values["target"] = params.target
-        if train and train.get("model_uri"):
+        if train:
             values["classifier"] = train["model_uri"]
     if params.detector_config:
         values["config"] = params.detector_config
@@ -110,25 +110,21 @@ def local_truth(crawl: dict[str, Any]) -> Path | None:
 def promote_models(train: dict[str, Any], detect: dict[str, Any]) -> dict[str, Any]:
     """Set alias ``production`` on the new classifier and detector versions."""
     return {
-        "classifier": promotion.promote(
-            train.get("model_name") or CLASSIFIER_MODEL, train.get("model_version")
-        ),
-        "detector": promotion.promote(
-            detect.get("model_name") or DETECTOR_MODEL, detect.get("model_version")
-        ),
+        "classifier": promotion.promote(train["model_name"], train["model_version"]),
+        "detector": promotion.promote(detect["model_name"], detect["model_version"]),
     }
 
 
-def model_entry(result: dict[str, Any], default_name: str, alias: str) -> dict[str, Any]:
+def model_entry(result: dict[str, Any], alias: str) -> dict[str, Any]:
     """Name, version, alias and URI of a model a step registered."""
-    name = result.get("model_name") or default_name
-    version = result.get("model_version")
+    name = result["model_name"]
+    version = result["model_version"]
     return {
         "name": name,
         "version": version,
         "alias": alias,
         "uri": f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}",
-        "run_uri": result.get("model_uri"),
+        "run_uri": result["model_uri"],
     }
 
 
@@ -164,7 +160,7 @@ def run_pipeline_steps(params: PipelineParams) -> dict[str, dict[str, Any]]:
         params=detect_params(params, steps["explain"], steps["train"]),
         upstream={**salt, "explain": steps["explain"]},
     )
-    if crawl.get("truth_uri") and steps["detect"].get("model_uri"):
+    if crawl.get("truth_uri") and steps["detect"]["model_uri"]:
         steps["evaluate"] = evaluate_task(
             step="evaluate",
             params=evaluate_params(steps["detect"]["model_uri"], crawl),
@@ -185,8 +181,8 @@ def build_detector(params: PipelineParams) -> dict[str, Any]:
         promoted = promote_models(steps["train"], steps["detect"])
         alias = PRODUCTION
     models = {
-        "classifier": model_entry(steps["train"], CLASSIFIER_MODEL, alias),
-        "detector": model_entry(steps["detect"], DETECTOR_MODEL, alias),
+        "classifier": model_entry(steps["train"], alias),
+        "detector": model_entry(steps["detect"], alias),
     }
     notes = [f"dataset `{params.dataset}` from provider `{params.provider}`"]
     if not params.promote:

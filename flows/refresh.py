@@ -15,7 +15,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
-from nolabel.components.common.names import CANDIDATE, CLASSIFIER_MODEL, DETECTOR_MODEL, PRODUCTION
+from nolabel.components.common.names import CANDIDATE, PRODUCTION
 from nolabel.flows import promotion, report
 from nolabel.flows.params import RefreshParams, default_tag
 from nolabel.flows.pipeline import evaluate_params, model_entry, run_pipeline_steps
@@ -34,12 +34,12 @@ def _production_metrics(name: str, version: str | None) -> dict[str, float]:
 @task(name="compare-classifier", cache_policy=NONE, persist_result=False)
 def compare_classifier(train: dict[str, Any], metric: str, margin: float) -> dict[str, Any]:
     """Decide whether the new classifier replaces production."""
-    name = train.get("model_name") or CLASSIFIER_MODEL
+    name = train["model_name"]
     current = promotion.production_version(name)
     return promotion.decide(
         name,
-        train.get("model_version"),
-        promotion.find_metric(train.get("metrics") or {}, metric),
+        train["model_version"],
+        promotion.find_metric(train["metrics"], metric),
         current,
         promotion.find_metric(_production_metrics(name, current), metric),
         metric,
@@ -53,9 +53,9 @@ def compare_detector(
     """Decide whether the new detector replaces production: both scored on the same true boxes
     when the dataset has them, else on their held-out LIME-box metrics."""
     detect = steps["detect"]
-    name = detect.get("model_name") or DETECTOR_MODEL
+    name = detect["model_name"]
     current = promotion.production_version(name)
-    new_metrics, current_metrics = detect.get("metrics") or {}, _production_metrics(name, current)
+    new_metrics, current_metrics = detect["metrics"], _production_metrics(name, current)
     metric = params.detector_fallback_metric
     if "evaluate" in steps and current is not None:
         production_eval = evaluate_task(
@@ -64,12 +64,12 @@ def compare_detector(
             upstream={**salt, "crawl": steps["crawl"], "production": current},
         )
         steps["evaluate-production"] = production_eval
-        new_metrics = steps["evaluate"].get("metrics") or {}
-        current_metrics = production_eval.get("metrics") or {}
+        new_metrics = steps["evaluate"]["metrics"]
+        current_metrics = production_eval["metrics"]
         metric = params.detector_metric
     return promotion.decide(
         name,
-        detect.get("model_version"),
+        detect["model_version"],
         promotion.find_metric(new_metrics, metric),
         current,
         promotion.find_metric(current_metrics, metric),
@@ -96,11 +96,10 @@ def refresh(params: RefreshParams) -> dict[str, Any]:
     models = {}
     for kind, decision in decisions.items():
         result = steps["train"] if kind == "classifier" else steps["detect"]
-        default = CLASSIFIER_MODEL if kind == "classifier" else DETECTOR_MODEL
         if decision["promote"]:
             promotion.promote(decision["model"], decision["new_version"])
         alias = PRODUCTION if decision["promote"] else CANDIDATE
-        models[kind] = model_entry(result, default, alias)
+        models[kind] = model_entry(result, alias)
         logger.info("%s: %s", kind, decision["reason"])
     notes = [
         f"{kind}: {'promoted' if d['promote'] else 'kept production'} ({d['reason']})"

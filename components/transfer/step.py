@@ -17,10 +17,7 @@ from nolabel.components.common.store import open_store
 from nolabel.components.transfer.classifier import save_classifier
 from nolabel.components.transfer.contract import TrainParams, TrainResult
 from nolabel.components.transfer.featurize import featurize_dataset, load_features, spark_session
-from nolabel.components.transfer.metrics import close_figure, roc_figure
-from nolabel.components.transfer.runtime import cached_onnx
-from nolabel.components.transfer.sparkml import linear_coefficients, split_ids
-from nolabel.components.transfer.train import (
+from nolabel.components.transfer.fit_variant import (
     FitSettings,
     best_outcome,
     fit_variant,
@@ -28,6 +25,9 @@ from nolabel.components.transfer.train import (
     original_rows,
     table_row,
 )
+from nolabel.components.transfer.metrics import close_figure, roc_figure
+from nolabel.components.transfer.runtime import cached_onnx
+from nolabel.components.transfer.sparkml import linear_coefficients, split_ids
 from nolabel.components.transfer.variants import PIXEL_SIZE
 
 TRAIN_TAGS = {"step": "transfer"}
