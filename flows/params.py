@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nolabel.components.common.datasets import check_name
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import ProviderName
-from nolabel.components.crawl.contract import MAX_PER_PAGE, PER_PAGE
+from nolabel.components.crawl.contract import MAX_PER_PAGE, PER_PAGE, Queries
 from nolabel.components.transfer.contract import Backbone
 
 
@@ -21,8 +21,8 @@ class PipelineParams(BaseModel):
 
     dataset: str = Field(..., description="Dataset name in the store (letters, digits, ._-).")
     provider: ProviderName = Field("demo", description="Image search provider.")
-    positive: list[str] = Field(..., min_length=1, description="Positive-class search queries.")
-    negative: list[str] = Field(default_factory=list, description="Negative-class queries.")
+    positive: Queries = Field(..., min_length=1, description="Positive-class search queries.")
+    negative: Queries = Field(default_factory=list, description="Negative-class queries.")
     random_negatives: int = Field(
         0, ge=0, le=100_000, description="Number of random-word negative queries."
     )
@@ -72,14 +72,6 @@ class PipelineParams(BaseModel):
             return check_name(value)
         except InputError as exc:
             raise ValueError(str(exc)) from None
-
-    @field_validator("positive", "negative")
-    @classmethod
-    def _queries(cls, values: list[str]) -> list[str]:
-        cleaned = [v.strip() for v in values]
-        if any(not v for v in cleaned):
-            raise ValueError("queries must not be empty")
-        return cleaned
 
     @model_validator(mode="after")
     def _consistent(self) -> PipelineParams:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, model_validator
 
 from nolabel.components.common.contracts import Contract, Step
 from nolabel.components.common.names import ProviderName
 from nolabel.components.crawl.plan import check_plan_size
 
+
+def clean_queries(values: list[str]) -> list[str]:
+    """Queries stripped; an empty or blank one is an error."""
+    cleaned = [value.strip() for value in values]
+    if any(not value for value in cleaned):
+        raise ValueError("queries must not be empty or blank")
+    return cleaned
+
+
+Queries = Annotated[list[str], AfterValidator(clean_queries)]
 PER_PAGE, MAX_PER_PAGE = 20, 1000  # results per page: default and cap (flows reuse them)
 
 
@@ -16,8 +28,8 @@ class CrawlParams(Contract):
 
     dataset: str = Field(description="Dataset name (datasets/NAME in the store).")
     provider: ProviderName = Field("demo", description="Image search provider.")
-    positive: list[str] = Field(min_length=1, description="Positive query (repeatable).")
-    negative: list[str] = Field([], description="Explicit negative query (repeatable).")
+    positive: Queries = Field(min_length=1, description="Positive query (repeatable).")
+    negative: Queries = Field([], description="Explicit negative query (repeatable).")
     random_negatives: int = Field(0, ge=0, description="N random-word negative queries.")
     pages: int = Field(1, ge=1, description="Pages per positive query.")
     per_page: int = Field(PER_PAGE, ge=1, le=MAX_PER_PAGE, description="Results per page.")
@@ -63,14 +75,6 @@ class CrawlParams(Contract):
     spark_master: str | None = Field(None, description="Spark master URL.")
     spark_partitions: int | None = Field(None, ge=1, description="Spark partitions.")
     progress: bool = Field(True, description="Progress bar on stderr.")
-
-    @field_validator("positive", "negative")
-    @classmethod
-    def _queries(cls, values: list[str]) -> list[str]:
-        cleaned = [value.strip() for value in values]
-        if any(not value for value in cleaned):
-            raise ValueError("queries must not be empty or blank")
-        return cleaned
 
     @model_validator(mode="after")
     def _bounded(self) -> CrawlParams:
