@@ -6,7 +6,7 @@ import sys
 
 from nolabel.components.common.cli import container_main
 from nolabel.components.serve.cli import register
-from nolabel.components.serve.step import SERVE
+from nolabel.components.serve.contract import SERVE
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,38 +7,11 @@ import signal
 import threading
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
-from nolabel.components.common.contracts import Step
 from nolabel.components.common.settings import get_settings
+from nolabel.components.serve.contract import ServeParams, ServeResult
 from nolabel.components.serve.settings import ServeSettings
 
 APP_FACTORY = "nolabel.components.serve.app:create_app"
-
-
-class ServeParams(BaseModel):
-    """How to run the server (models and limits come from the NOLABEL_* settings)."""
-
-    host: str = Field("127.0.0.1", description="Interface to bind (0.0.0.0 in a container).")
-    port: int = Field(8000, ge=0, le=65535, description="TCP port.")
-    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
-    model: str | None = Field(None, description="Classifier URI (sets NOLABEL_CLASSIFIER_MODEL).")
-    detector: str | None = Field(None, description="Detector URI (sets NOLABEL_DETECTOR_MODEL).")
-    log_level: str = Field("info", description="uvicorn and access log level.")
-    report: str | None = Field(
-        None, description="Results JSON shown at /report (sets NOLABEL_SERVE_REPORT_RESULTS)."
-    )
-
-
-class ServeResult(BaseModel):
-    """What ran, printed when the server stops."""
-
-    url: str
-    host: str
-    port: int
-    workers: int
-    stopped: bool = True
-    signal: str | None = Field(None, description="The signal that stopped it (SIGTERM, ...).")
 
 
 def run(params: ServeParams) -> ServeResult:
@@ -103,8 +76,3 @@ def _run_uvicorn(uvicorn, params: ServeParams) -> None:
         timeout_keep_alive=limits.keep_alive_timeout,
         h11_max_incomplete_event_size=limits.max_header_bytes,
     )
-
-
-SERVE = Step(
-    "serve", ServeParams, ServeResult, run="nolabel.components.serve.step:run", image="serve"
-)

@@ -9,6 +9,7 @@ from typer.main import get_command
 from nolabel.components.cli import build_app
 from nolabel.components.common.cli import model_command, run_app
 from nolabel.components.common.errors import InputError
+from nolabel.components.serve.contract import ServeParams
 from nolabel.flows.params import PipelineParams
 from nolabel.flows.pipeline import check_step_params
 from nolabel.flows.steps import STEPS
@@ -21,6 +22,7 @@ COMMANDS = {  # CLI command path -> its contract's Params
     ("detect", "eval"): STEPS["evaluate"].params,
     ("score",): STEPS["score"].params,
     ("pipeline",): PipelineParams,
+    ("serve",): ServeParams,
 }
 
 
