@@ -134,6 +134,7 @@ def test_cli_refuses_before_any_search(monkeypatch, capsys) -> None:
 
 def test_train_on_an_empty_manifest_is_one_clear_error(monkeypatch) -> None:
     from nolabel.components.transfer import featurize
+    from nolabel.components.transfer import step as train_step
     from nolabel.components.transfer.step import TrainParams
     from nolabel.components.transfer.step import run as train
 
@@ -141,6 +142,7 @@ def test_train_on_an_empty_manifest_is_one_clear_error(monkeypatch) -> None:
         raise AssertionError("Spark must not start for an empty manifest")
 
     monkeypatch.setattr(featurize, "spark_session", no_spark)
+    monkeypatch.setattr(train_step, "spark_session", no_spark)  # the name the step calls
     store = open_store()
     write_parquet(store, manifest_key("e1"), pd.DataFrame(columns=list(MANIFEST_COLUMNS)))
     with pytest.raises(InputError, match="need at least 4 of each label"):
