@@ -8,8 +8,7 @@ import time
 import typer
 
 from nolabel.components.common.cli import emit, model_command
-from nolabel.flows.demo import DEMO_DATASET, closing_note, run_demo
-from nolabel.flows.params import PipelineParams
+from nolabel.flows.params import DEMO_DATASET, PipelineParams
 from nolabel.flows.server import run_build_detector
 
 FLAG_NAMES = {"variants": "--variant"}  # repeatable: one variant a flag
@@ -20,6 +19,7 @@ def demo(
     promote: bool = typer.Option(True, help="Make the demo models the production models."),
 ) -> None:
     """Run the method offline on synthetic photos, score a held-out card, write report.html."""
+    from nolabel.flows.demo import closing_note, run_demo  # lazy: keeps `--help` light
 
     started = time.monotonic()
     outcome = run_demo(dataset, promote)

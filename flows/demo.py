@@ -23,10 +23,10 @@ from nolabel.components.results.records import load_results
 from nolabel.components.results.report import heatmap_overlays, write_report
 from nolabel.components.transfer.classifier import load_classifier
 from nolabel.flows.demo_card import write_demo_card
+from nolabel.flows.params import DEMO_DATASET
 from nolabel.flows.report import run_link
 from nolabel.flows.server import run_build_detector, set_prefect_defaults, stop_temporary_server
 
-DEMO_DATASET = "demo"
 STAGES = ("crawl", "train", "explain", "detect", "evaluate", "held-out", "score", "report")
 LABEL = "snow leopard"
 

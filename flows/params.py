@@ -13,11 +13,13 @@ from nolabel.components.common.names import ProviderName
 from nolabel.components.crawl.contract import MAX_PER_PAGE, PER_PAGE, Queries
 from nolabel.components.transfer.contract import Backbone
 
+DEMO_DATASET = "demo"  # dataset name of `nolabel demo`
+
 
 class PipelineParams(BaseModel):
     """Everything ``build_detector`` needs: crawl, classifier, LIME and detector settings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     dataset: str = Field(..., description="Dataset name in the store (letters, digits, ._-).")
     provider: ProviderName = Field("demo", description="Image search provider.")
@@ -93,7 +95,7 @@ def default_tag() -> str:
 class RefreshParams(BaseModel):
     """``refresh``: re-crawl and retrain, promote only what beats production."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     pipeline: PipelineParams = Field(..., description="Pipeline settings (promote is ignored).")
     tag: str | None = Field(
@@ -112,7 +114,7 @@ class RefreshParams(BaseModel):
 class ScoreFolderParams(BaseModel):
     """``score_folder``: score a local folder or a store prefix / bucket URI of images."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     source: str = Field(
         ...,

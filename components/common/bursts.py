@@ -7,10 +7,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from nolabel.components.common.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BURST_MODES = ("auto", "exif", "name", "folder", "none")
 BURST_METHODS = ("mean", "max", "top")
@@ -131,6 +133,8 @@ def burst_probability(
     ``max``: the highest probability; ``top``: mean of the top half of the burst (at least one).
     A frame alone in its burst keeps its own probability.
     """
+    import numpy as np  # lazy: the CLI reads this module's names without numbers to crunch
+
     if method not in BURST_METHODS:
         raise InputError(f"unknown burst method {method!r}; use one of {', '.join(BURST_METHODS)}")
     probs = np.asarray(probabilities, dtype=float).reshape(-1)

@@ -19,7 +19,7 @@ from nolabel.components.common.errors import ConfigurationError, InputError
 class Contract(BaseModel):
     """Base of every step's Params and Result: an unknown or misspelled key is an error."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # schema built on first use
 
 
 @dataclass(frozen=True)

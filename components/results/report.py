@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from nolabel.components.common.files import write_text_atomic
-from nolabel.components.lime.explain import LimeParams, explain_image
+from nolabel.components.lime.contract import LimeParams
 from nolabel.components.results.records import VERDICTS, ScoreResults
 
 THUMB_SIDE = 360
@@ -197,6 +197,8 @@ def heatmap_overlays(results: ScoreResults, classifier: Any, top: int) -> dict[s
     import numpy as np
     from matplotlib import colormaps
     from PIL import Image, ImageOps
+
+    from nolabel.components.lime.explain import explain_image  # numpy: only with heat maps
 
     ranked = sorted(
         (r for r in results.images if r["verdict"] == "animal"),
