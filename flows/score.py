@@ -14,6 +14,7 @@ from nolabel.components.common.store import open_store
 from nolabel.flows import report
 from nolabel.flows.data import flow_dir, resolve_source
 from nolabel.flows.params import ScoreFolderParams
+from nolabel.flows.steps import SCORE
 from nolabel.flows.tasks import retry_on_transient, score_task
 
 
@@ -45,6 +46,7 @@ def score_params(params: ScoreFolderParams, images: str, out: Path) -> dict[str,
 def score_folder(params: ScoreFolderParams) -> dict[str, Any]:
     """Batch-score a folder (or a bucket prefix): probability and boxes per image."""
     logger = get_run_logger()
+    SCORE.check_params(score_params(params, "pending", Path("pending.json")))  # before fetching
     images, name = fetch_images(params.source)
     out = Path(params.out) if params.out else flow_dir("scores") / f"{name}.json"
     result = score_task(step="score", params=score_params(params, images, out))

@@ -114,3 +114,14 @@ def test_score_folder_refuses_a_missing_source_without_retrying(
         score_folder(params={"source": "no/such/prefix"})
     assert recorded_score == []
     assert time.monotonic() - started < 5  # a user error is not retried (first delay: 5 s)
+
+
+def test_score_folder_refuses_a_misspelled_option_before_fetching(
+    prefect_api, recorded_score
+) -> None:
+    from nolabel.components.common.errors import InputError
+    from nolabel.flows.score import score_folder
+
+    with pytest.raises(InputError, match="step score params: min_scor"):
+        score_folder(params={"source": "no/such/prefix", "options": {"min_scor": 0.5}})
+    assert recorded_score == []
