@@ -10,7 +10,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
-from nolabel.components.common.errors import NolabelError
+from nolabel.components.common.errors import InputError, NolabelError
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
 from nolabel.flows.execution import execute_step
@@ -75,8 +75,13 @@ def run_step_cached(
     key = result_key(step, params, upstream)
     finished = load_result(key, store)
     if finished is not None:
-        logger.info("%s: already finished for these inputs, reusing %s", step, store.uri(key))
-        return checked_result(step, finished)
+        try:
+            reused = checked_result(step, finished)
+        except InputError as exc:  # written by an older release: run the step again
+            logger.warning("%s: stored result no longer fits (%s); running again", step, exc)
+        else:
+            logger.info("%s: already finished for these inputs, reusing %s", step, store.uri(key))
+            return reused
     logger.info("%s: running (%s execution)", step, settings.execution)
     result = checked_result(step, execute_step(step, params, settings))
     uri = save_result(key, step, params, result, store)

@@ -107,13 +107,10 @@ class Flag:
 
 
 def _flag_decls(name: str, annotation: Any, rename: dict[str, str]) -> tuple[str, ...]:
-    given = rename.get(name)
-    if given:
-        return tuple(given.split(" "))
+    if name in rename:  # written out whole, e.g. "--all" or "--resume/--restart"
+        return (rename[name],)
     flag = "--" + name.replace("_", "-")
-    if _base_type(annotation) is bool:
-        return (f"{flag}/--no-{name.replace('_', '-')}",)
-    return (flag,)
+    return (f"{flag}/--no-{flag[2:]}",) if _base_type(annotation) is bool else (flag,)
 
 
 def _base_type(annotation: Any) -> Any:
@@ -125,21 +122,23 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
-def model_flags(
-    model: type[BaseModel], rename: dict[str, str] | None = None, exclude: tuple[str, ...] = ()
-) -> list[Flag]:
+def _is_json(annotation: Any) -> bool:
+    """A dict or a model not flattened: given on the command line as a JSON object."""
+    return get_origin(annotation) is dict or (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    )
+
+
+def model_flags(model: type[BaseModel], rename: dict[str, str] | None = None) -> list[Flag]:
     """Every field of ``model`` as a flag; a nested model's fields are flattened (the outer
     model's field of the same name wins)."""
     rename = rename or {}
     flags: list[Flag] = []
-    names = set(model.model_fields) - set(exclude)
     for name, info in model.model_fields.items():
-        if name in exclude:
-            continue
         inner = _base_type(info.annotation)
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             for sub, sub_info in inner.model_fields.items():
-                if sub not in names and sub not in exclude:
+                if sub not in model.model_fields:
                     decls = _flag_decls(sub, sub_info.annotation, rename)
                     flags.append(Flag(sub, name, sub_info, decls))
             continue
@@ -169,30 +168,19 @@ def _option(flag: Flag) -> tuple[Any, Any]:
         kwargs["help"] = f"{help_text} One of: {', '.join(map(str, get_args(inner)))}."
     elif get_origin(inner) is list:
         annotation = list[get_args(inner)[0] if get_args(inner) else str]
-    elif get_origin(inner) is dict or (isinstance(inner, type) and issubclass(inner, BaseModel)):
+    elif _is_json(inner):
         annotation, kwargs["help"] = str, help_text + " (JSON object)"
     else:
         annotation = inner
     if flag.required:
         return annotation, typer.Option(..., *flag.decls, **kwargs)
-    default = None if info.default_factory or flag.parent else info.default
-    if default is PydanticUndefined:
-        default = None
-    if default is None and not (flag.parent or info.default_factory):
-        return Optional[annotation], typer.Option(None, *flag.decls, **kwargs)  # noqa: UP045
-    if default is None:  # a nested or factory default: shown, left to the model
-        shown = (
-            info.get_default(call_default_factory=True)
-            if flag.parent is None
-            else _nested_default(flag)
-        )
-        kwargs["show_default"] = str(shown)
-        return Optional[annotation], typer.Option(None, *flag.decls, **kwargs)  # noqa: UP045
-    return annotation, typer.Option(default, *flag.decls, **kwargs)
-
-
-def _nested_default(flag: Flag) -> Any:
-    return flag.info.get_default(call_default_factory=True)
+    default = info.get_default(call_default_factory=True)
+    if flag.parent is None and info.default_factory is None and default is not None:
+        return annotation, typer.Option(default, *flag.decls, **kwargs)
+    # None, a nested or a factory default: left out unless given, so the model's default applies
+    if default not in (None, PydanticUndefined):
+        kwargs["show_default"] = str(default)
+    return Optional[annotation], typer.Option(None, *flag.decls, **kwargs)  # noqa: UP045
 
 
 def model_values(flags: list[Flag], given: dict[str, Any]) -> dict[str, Any]:
@@ -202,10 +190,7 @@ def model_values(flags: list[Flag], given: dict[str, Any]) -> dict[str, Any]:
         value = given[flag.field]
         if value is None and not flag.required:
             continue
-        inner = _base_type(flag.info.annotation)
-        if isinstance(value, str) and (
-            get_origin(inner) is dict or (isinstance(inner, type) and issubclass(inner, BaseModel))
-        ):
+        if isinstance(value, str) and _is_json(_base_type(flag.info.annotation)):
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
@@ -220,11 +205,10 @@ def model_command(
     run: Callable[[Any], Any],
     doc: str,
     rename: dict[str, str] | None = None,
-    exclude: tuple[str, ...] = (),
 ) -> Callable[..., None]:
     """A Typer command whose options are ``model``'s fields: it validates them into the model,
     calls ``run(params)`` and prints the result as one JSON line."""
-    flags = model_flags(model, rename, exclude)
+    flags = model_flags(model, rename)
     parameters, annotations = [], {}
     for flag in flags:
         annotation, option = _option(flag)

@@ -79,6 +79,24 @@ def test_changed_params_redo_that_step_and_its_dependents_only(prefect_api, quic
     assert quick_steps["detect"] == 3
 
 
+def test_a_stored_result_that_no_longer_fits_its_contract_is_redone(
+    prefect_api, quick_steps
+) -> None:
+    import json
+
+    from nolabel.flows.pipeline import build_detector
+
+    build_detector(params=PARAMS)
+    store = open_store()
+    (key,) = [k for k in store.list("flows/results/") if k.split("/")[2] == "train"]
+    record = json.loads(store.get_bytes(key))
+    del record["result"]["best_variant"]  # as an older release might have written it
+    store.put_bytes(key, json.dumps(record).encode())
+    build_detector(params=PARAMS)
+    assert quick_steps["train"] == 2 and quick_steps["crawl"] == 1
+    assert "best_variant" in json.loads(store.get_bytes(key))["result"]
+
+
 def test_transient_errors_are_retried_and_user_errors_are_not(
     prefect_api, quick_steps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
