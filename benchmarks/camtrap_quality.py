@@ -139,6 +139,11 @@ def boxes_on_subset(boxes: Path, gt_path: Path) -> dict:
     return score_boxes(predicted, subset)
 
 
+def lime_option(args) -> dict:
+    """LIME's sample count for ExplainParams when given (the step's default otherwise)."""
+    return {"lime": {"num_samples": args.lime_samples}} if args.lime_samples else {}
+
+
 def localizer_option(args) -> dict:
     """``localizer`` for ExplainParams (omitted for LIME: older code has no such field)."""
     return {"localizer": args.localizer} if args.localizer != "lime" else {}
@@ -286,8 +291,7 @@ def run_domain(args, domain: str) -> dict:
         ExplainParams(
             images=str(web), model=trained.model_uri, overlays=0, spark=False,
             out=str(args.cache / f"{domain}-boxes.coco.json"),
-            lime={"num_samples": args.lime_samples},
-            **localizer_option(args),
+            **lime_option(args), **localizer_option(args),
         )
     )  # fmt: skip
     figures["explained_web_images"] = boxes.images_explained
