@@ -128,15 +128,8 @@ def boxes_on_subset(boxes: Path, gt_path: Path) -> dict:
     covers (the explain step's own ``--gt`` figures count every human-boxed image)."""
     from nolabel.components.common.coco import load_coco, score_boxes
 
-    predicted, gt = load_coco(boxes), load_coco(gt_path)
-    covered = {Path(img["file_name"]).name for img in predicted["images"]}
-    images = [img for img in gt["images"] if img["file_name"] in covered]
-    ids = {img["id"] for img in images}
-    subset = {
-        "images": images,
-        "annotations": [a for a in gt["annotations"] if a["image_id"] in ids],
-    }
-    return score_boxes(predicted, subset)
+    predicted = load_coco(boxes)
+    return score_boxes(predicted, load_gt_subset(predicted, gt_path))
 
 
 def lime_option(args) -> dict:
@@ -189,6 +182,45 @@ def localizer_figures(args, domain: str, classifier_uri: str, frames: Path) -> d
             (time.perf_counter() - started) / max(1, result.images_explained), 3
         ),
     }
+
+
+def change_figures(domain: str, frames: Path) -> dict:
+    """Mean IoU / CorLoc (top box) and AP50 (every box) of the burst-change boxes on the boxed
+    frames: what the detector's target pseudo-boxes start from."""
+    try:
+        from nolabel.components.common.change import change_boxes
+    except ImportError:  # older code, before burst change
+        return {}
+    from nolabel.components.common.coco import score_boxes
+
+    bursts: dict[str, list[Path]] = {}
+    for path in sorted((frames / "with").glob("*.jpg")):
+        bursts.setdefault(burst_of(domain, path.name), []).append(path)
+    predicted = {"images": [], "annotations": []}
+    for paths in bursts.values():
+        for path, regions in zip(paths, change_boxes(paths), strict=True):
+            index = len(predicted["images"]) + 1
+            predicted["images"].append({"id": index, "file_name": path.name})
+            predicted["annotations"] += [
+                {"image_id": index, "bbox": list(r.bbox), "score": r.score} for r in regions
+            ]
+    scored = score_boxes(predicted, load_gt_subset(predicted, DOMAINS[domain]["gt"]))
+    return {
+        "change_mean_iou": round(scored["mean_iou"], 4),
+        "change_corloc": round(scored["corloc"], 4),
+        "change_ap50": round(scored["ap50"], 4),
+    }
+
+
+def load_gt_subset(predicted: dict, gt_path: Path) -> dict:
+    """The human boxes of the images ``predicted`` covers (matched by file name)."""
+    from nolabel.components.common.coco import load_coco
+
+    gt = load_coco(gt_path)
+    covered = {Path(img["file_name"]).name for img in predicted["images"]}
+    images = [img for img in gt["images"] if img["file_name"] in covered]
+    ids = {img["id"] for img in images}
+    return {"images": images, "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}
 
 
 def score_figures(domain: str, results: dict, gt_path: Path) -> dict:
@@ -281,6 +313,7 @@ def run_domain(args, domain: str) -> dict:
     figures.update(classifier_figures(domain, results["images"], threshold))
     log(f"{domain}: {classified.scored} frames classified")
     figures.update(localizer_figures(args, domain, trained.model_uri, frames))
+    figures.update(change_figures(domain, frames))
     started = time.perf_counter()
     web = args.cache / f"{domain}-web-{args.explain_limit}"
     if not web.is_dir():
@@ -301,6 +334,8 @@ def run_domain(args, domain: str) -> dict:
         options["negatives"] = [dataset]
     if args.target:
         options.update(target=str(frames), classifier=trained.model_uri, pastes=args.pastes)
+        if args.target_boxes:
+            options["target_boxes"] = args.target_boxes
     started = time.perf_counter()
     detector = detect_train(
         DetectTrainParams(
@@ -311,6 +346,7 @@ def run_domain(args, domain: str) -> dict:
     figures["detect_seconds"] = round(time.perf_counter() - started, 1)
     figures["detect_train_images"] = detector.train_images
     figures["detect_negative_images"] = getattr(detector, "negative_images", 0)
+    figures["detect_pseudo_boxed_images"] = getattr(detector, "pseudo_boxed_images", 0)
     for key in ("gt_ap50", "gt_mean_iou", "gt_corloc", "val_ap50"):
         if key in detector.metrics:
             figures[f"det_{key}"] = round(detector.metrics[key], 4)
@@ -343,6 +379,9 @@ def main() -> None:
     parser.add_argument("--negatives", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--target", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--pastes", type=int, default=0)
+    parser.add_argument(
+        "--target-boxes", choices=("change", "none"), default=None, help="default: the step's"
+    )
     args = parser.parse_args()
     args.cache = args.cache.resolve()
     args.cache.mkdir(parents=True, exist_ok=True)

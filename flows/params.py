@@ -44,7 +44,8 @@ class PipelineParams(BaseModel):
     target: str | None = Field(
         None,
         description="Folder of the user's unlabeled frames: its confident-empty frames train the "
-        "detector as negatives (adaptation to the user's cameras).",
+        "detector as negatives, what moves in its positive bursts as pseudo-boxes (adaptation "
+        "to the user's cameras).",
     )
     detector_negatives: bool = Field(
         False,

@@ -75,7 +75,7 @@ def detect_params(
 ) -> dict[str, Any]:
     """DetectTrainParams: fine-tune on the LIME boxes; with ``detector_negatives`` also on the
     crawl's negatives (images with nothing to box), with a target on the user's
-    confident-empty frames."""
+    confident-empty frames and the pseudo-boxes of its positive bursts."""
     values: dict[str, Any] = {
         "boxes": explain["coco_uri"],
         "epochs": params.epochs,

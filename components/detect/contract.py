@@ -10,6 +10,8 @@ from nolabel.components.common.contracts import Contract, Step
 from nolabel.components.common.names import DETECTOR_MODEL
 from nolabel.components.detect.config import DEFAULT_CONFIG
 
+BurstMode = Literal["auto", "exif", "name", "folder", "none"]
+
 
 class DetectTrainParams(Contract):
     """What `nolabel detect train` needs."""
@@ -34,12 +36,24 @@ class DetectTrainParams(Contract):
         None, ge=0, description="At most this many negatives (default: as many as boxed images)."
     )
     target: str | None = Field(
-        None, description="The user's unlabeled frames: confident-empty ones become negatives."
+        None,
+        description="The user's unlabeled frames: confident-empty ones become negatives, "
+        "moving things in positive bursts pseudo-boxes.",
     )
     classifier: str | None = Field(None, description="Classifier ranking --target frames.")
     target_empty_share: float = Field(
         0.3, ge=0, le=1, description="Lowest-probability share of --target used as negatives."
     )
+    target_boxes: Literal["change", "none"] = Field(
+        "change",
+        description="Pseudo-boxes on --target frames: regions that change within bursts the "
+        "classifier calls positive ('none': the target gives negatives only).",
+    )
+    target_min_change: float = Field(
+        3.0, ge=0, description="Least change score (deviations × √area) of a pseudo-boxed frame."
+    )
+    bursts: BurstMode = Field("auto", description="How --target frames are grouped into bursts.")
+    burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
     pastes: int = Field(
         0,
         ge=0,
@@ -56,6 +70,7 @@ class DetectTrainParams(Contract):
 class DetectTrainResult(Contract):
     run_id: str
     negative_images: int = 0
+    pseudo_boxed_images: int = 0
     model_uri: str
     model_name: str = DETECTOR_MODEL
     model_version: str | None = None
@@ -80,9 +95,6 @@ class DetectEvalResult(Contract):
     model_uri: str
     images: int
     metrics: dict[str, float]
-
-
-BurstMode = Literal["auto", "exif", "name", "folder", "none"]
 
 
 class ScoreParams(Contract):

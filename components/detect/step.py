@@ -36,6 +36,7 @@ from nolabel.components.detect.predictor import (
     Detector,
     find_model_files,
 )
+from nolabel.components.detect.pseudo import change_pseudo_boxes
 from nolabel.components.detect.target import confident_empty, merge_coco, paste_objects, rank_frames
 from nolabel.components.transfer.classifier import load_classifier
 
@@ -65,12 +66,25 @@ def score_against(
     return metrics
 
 
-def target_empties(params: DetectTrainParams) -> list[Path]:
-    """The --target frames the classifier is most sure hold no object."""
+def from_target(params: DetectTrainParams) -> tuple[list[Path], dict[str, Any]]:
+    """The --target frames the classifier is most sure hold no object (negatives), and the
+    pseudo-boxed frames of its positive bursts (COCO; never also a negative)."""
 
     classifier = load_classifier(params.classifier)
     ranked = rank_frames(params.target, classifier)
-    return confident_empty(ranked, classifier.threshold, params.target_empty_share)
+    pseudo: dict[str, Any] = {"images": [], "annotations": []}
+    if params.target_boxes == "change":
+        pseudo = change_pseudo_boxes(
+            Path(params.target),
+            ranked,
+            classifier.threshold,
+            min_change=params.target_min_change,
+            bursts=params.bursts,
+            burst_gap=params.burst_gap,
+        )
+    boxed = {img["file_name"] for img in pseudo["images"]}
+    empties = confident_empty(ranked, classifier.threshold, params.target_empty_share)
+    return [path for path in empties if str(path) not in boxed], pseudo
 
 
 def run(params: DetectTrainParams) -> DetectTrainResult:
@@ -104,8 +118,12 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
             limit = params.max_negatives
             limit = len(train_coco["images"]) if limit is None else limit
             negatives = negative_images(params.negatives, limit, params.seed)
+        pseudo_boxed = 0
         if params.target:
-            negatives += target_empties(params)
+            target_negatives, pseudo = from_target(params)
+            negatives += target_negatives
+            pseudo_boxed = len(pseudo["images"])
+            train_coco = merge_coco(train_coco, {**pseudo, "categories": train_coco["categories"]})
         if params.pastes and negatives:
             composites = paste_objects(
                 train_coco, negatives, params.pastes, work / "pastes", params.seed
@@ -126,6 +144,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
                     "train_images": len(train_coco["images"]),
                     "val_images": len(val_coco["images"]),
                     "negative_images": len(negatives),
+                    "pseudo_boxed_images": pseudo_boxed,
                 }
             )
             _, metrics, checkpoint = engine.train(cfg, work / "runner")
@@ -156,6 +175,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
     return DetectTrainResult(
         run_id=run_id,
         negative_images=len(negatives),
+        pseudo_boxed_images=pseudo_boxed,
         model_uri=model_uri,
         model_version=version,
         metrics=metrics,
