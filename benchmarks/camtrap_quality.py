@@ -330,6 +330,8 @@ def run_domain(args, domain: str) -> dict:
     figures["explained_web_images"] = boxes.images_explained
     figures["explain_seconds"] = round(time.perf_counter() - started, 1)
     options = {"epochs": args.epochs} if args.epochs else {}
+    if args.image_size:
+        options["image_size"] = args.image_size
     if args.negatives:
         options["negatives"] = [dataset]
     if args.target:
@@ -376,6 +378,7 @@ def main() -> None:
     parser.add_argument("--lime-samples", type=int, default=None)
     parser.add_argument("--config", default=None, help="detector config (default: the step's)")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--image-size", type=int, default=None, help="detector; default: step's")
     parser.add_argument("--negatives", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--target", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--pastes", type=int, default=0)
