@@ -9,6 +9,7 @@ from pydantic import Field
 from nolabel.components.common.contracts import Contract, Step
 from nolabel.components.common.names import DETECTOR_MODEL
 from nolabel.components.detect.config import DEFAULT_CONFIG
+from nolabel.components.detect.policy import DETECTOR_GATE
 
 BurstMode = Literal["auto", "exif", "name", "folder", "none"]
 
@@ -107,6 +108,12 @@ class ScoreParams(Contract):
     batch_size: int = Field(16, ge=1, le=1024, description="Images per batch.")
     min_score: float = Field(
         0.3, ge=0, le=1, description="Drop boxes whose score (detector × classifier) is lower."
+    )
+    detector_gate: float = Field(
+        DETECTOR_GATE,
+        ge=0,
+        le=1,
+        description="A frame gets boxes only if its best detector box reaches this.",
     )
     bursts: BurstMode = Field("auto", description="How frames are grouped into bursts.")
     burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")

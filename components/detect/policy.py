@@ -8,10 +8,14 @@ Shared by ``nolabel score`` and ``/v1/predict`` so both answer alike:
 - ``empty``: frame and burst negative. Its detector boxes are dropped (counted as suppressed),
   so an empty frame gets no box whatever the detector thought.
 
-A kept box's ``score`` is the geometric mean of the detector's score and the frame's evidence
-(the larger of its and its burst's probability), so box scores rank frames by both models;
-``detector_score`` keeps the detector's own. Without a classifier the detector alone decides
-(a frame with a box reaching ``min_score`` is ``animal``).
+A frame gets boxes only when the detector's best box on it scores at least ``detector_gate``
+(default 0.5: a detector trained with empty images knows "nothing here"; its weaker boxes on
+camera-trap frames were mostly false, see the detect README); then every box whose combined
+``score`` reaches ``min_score`` is reported. The combined ``score`` is the geometric mean of the
+detector's score and the frame's evidence (the larger of its and its burst's probability), so box
+scores rank frames by both models; ``detector_score`` keeps the detector's own. The verdict stays
+the classifier's. Without a classifier the detector alone decides (a frame with a box reaching both
+is ``animal``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from nolabel.components.common.bursts import burst_keys, burst_probability
 
 VERDICTS = ("animal", "candidate", "empty")
+DETECTOR_GATE = 0.5  # the detector's best box on a frame must reach this (module docstring)
 
 
 @dataclass
@@ -57,12 +62,15 @@ def apply_policy(
     burst_probability: float | None = None,
     min_score: float = 0.3,
     keep_negative: bool = False,
+    detector_gate: float = DETECTOR_GATE,
 ) -> FrameVerdict:
     """Boxes ``(bbox, detector_score)`` of one frame → verdict and the boxes to report.
 
     ``probability``/``threshold`` None: no classifier, the detector decides. ``keep_negative``
     reports the detector's boxes on ``empty`` frames too (scored as usual).
     """
+    if not any(s >= detector_gate for _, s in boxes):
+        boxes = []  # the detector sees nothing here: no box, however weak
     if probability is None or threshold is None:
         kept = [
             {"bbox": list(bbox), "score": float(s), "detector_score": float(s)}
@@ -92,6 +100,7 @@ def finish_records(
     min_score: float = 0.3,
     keep_negative: bool = False,
     with_boxes: bool = True,
+    detector_gate: float = DETECTOR_GATE,
 ) -> tuple[int, int]:
     """Scored frames (``path``, ``probability``?, ``raw_boxes``?) → bursts, burst probabilities,
     verdicts and policy-filtered ``boxes``, in place.
@@ -123,6 +132,7 @@ def finish_records(
             record.get("burst_probability"),
             min_score,
             keep_negative=keep_negative,
+            detector_gate=detector_gate,
         )
         record["verdict"] = policy.verdict
         if with_boxes:

@@ -230,6 +230,7 @@ def _write_results(
         mode=params.bursts,
         gap_seconds=params.burst_gap,
         min_score=params.min_score,
+        detector_gate=params.detector_gate,
         keep_negative=params.boxes_on_empty,
         with_boxes=params.use_detector,
     )
@@ -243,6 +244,7 @@ def _write_results(
         "models": models,
         "threshold": threshold,
         "min_score": params.min_score,
+        "detector_gate": params.detector_gate,
         "label": params.label,
         "images": images,
         "failures": failures,

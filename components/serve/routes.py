@@ -6,7 +6,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
 from nolabel.components.common.images import models_side
-from nolabel.components.detect.policy import apply_policy
+from nolabel.components.detect.policy import DETECTOR_GATE, apply_policy
 from nolabel.components.serve import inference
 from nolabel.components.serve.deps import (
     IMAGE_ERRORS,
@@ -38,6 +38,12 @@ v1 = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require
 MinScore = Query(
     0.0, ge=0.0, le=1.0, description="Drop boxes scoring (detector x classifier) below this."
 )
+DetectorGate = Query(
+    DETECTOR_GATE,
+    ge=0.0,
+    le=1.0,
+    description="An image gets boxes only if its best detector box reaches this.",
+)
 BoxesOnEmpty = Query(
     False, description="Also return the detector's boxes on images the classifier calls empty."
 )
@@ -57,6 +63,7 @@ async def _predictions(
     min_score: float,
     max_boxes: int,
     boxes_on_empty: bool = False,
+    detector_gate: float = DETECTOR_GATE,
 ) -> list[Prediction]:
     """Classifier and detector side by side in two worker threads, then the verdict policy of
     ``nolabel.components.detect.policy`` (no box on an image the classifier calls empty)."""
@@ -87,6 +94,7 @@ async def _predictions(
             threshold,
             min_score=min_score,
             keep_negative=boxes_on_empty,
+            detector_gate=detector_gate,
         )
         label = raw[0].label if raw else "object"
         boxes = [
@@ -123,18 +131,22 @@ async def _predictions(
 async def predict(
     request: Request,
     min_score: float = MinScore,
+    detector_gate: float = DetectorGate,
     max_boxes: int = MaxBoxes,
     boxes_on_empty: bool = BoxesOnEmpty,
 ) -> PredictResponse:
     """One image as multipart field ``file`` or as the raw body (``Content-Type: image/...``).
 
     Boxes are in the original image's pixels, best first. An image the classifier calls
-    negative has verdict ``empty`` and no boxes (unless ``boxes_on_empty``); a box's ``score``
-    is the geometric mean of the detector's score and the probability.
+    negative has verdict ``empty`` and no boxes (unless ``boxes_on_empty``); a box needs the
+    detector's own score ≥ ``detector_gate``; its ``score`` is the geometric mean of the
+    detector's score and the probability.
     """
     models = models_or_503(request, CLASSIFIER, DETECTOR)
     images = await decoded(request, "file", 1, needed_side(models, with_detector=True))
-    (result,) = await _predictions(request, models, images, min_score, max_boxes, boxes_on_empty)
+    (result,) = await _predictions(
+        request, models, images, min_score, max_boxes, boxes_on_empty, detector_gate
+    )
     return PredictResponse(
         **result.model_dump(),
         request_id=request.state.request_id,
@@ -155,6 +167,7 @@ async def predict(
 async def predict_batch(
     request: Request,
     min_score: float = MinScore,
+    detector_gate: float = DetectorGate,
     max_boxes: int = MaxBoxes,
     boxes_on_empty: bool = BoxesOnEmpty,
 ) -> BatchResponse:
@@ -162,7 +175,9 @@ async def predict_batch(
     models = models_or_503(request, CLASSIFIER, DETECTOR)
     limit = request.app.state.serve_settings.max_batch_images
     images = await decoded(request, "files", limit, needed_side(models, with_detector=True))
-    results = await _predictions(request, models, images, min_score, max_boxes, boxes_on_empty)
+    results = await _predictions(
+        request, models, images, min_score, max_boxes, boxes_on_empty, detector_gate
+    )
     return BatchResponse(
         request_id=request.state.request_id,
         results=results,

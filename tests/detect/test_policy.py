@@ -46,10 +46,22 @@ def test_min_score_applies_to_the_combined_score():
     assert [b["detector_score"] for b in result.boxes] == [0.95]
 
 
+def test_a_frame_whose_best_detector_box_is_weak_gets_no_box_whatever_the_classifier_says():
+    weak = [([0, 0, 4, 4], 0.3), ([1, 1, 4, 4], 0.4)]
+    # sqrt(0.4 * 0.99) = 0.63 passes min_score, but the detector sees nothing sure on the frame.
+    doubted = apply_policy(weak, 0.99, 0.5, min_score=0.3, detector_gate=0.5)
+    assert doubted.verdict == "animal" and doubted.boxes == []
+    assert len(apply_policy(weak, 0.99, 0.5, min_score=0.3, detector_gate=0).boxes) == 2
+    # One sure box opens the frame: the weaker ones reaching min_score come with it (a herd).
+    herd = apply_policy(weak + [([2, 2, 4, 4], 0.9)], 0.99, 0.5, min_score=0.3)
+    assert [b["detector_score"] for b in herd.boxes] == [0.9, 0.4, 0.3]
+    assert apply_policy(weak, None, None, min_score=0.1, detector_gate=0.5).verdict == "empty"
+
+
 def test_without_classifier_the_detector_decides():
     assert apply_policy([([0, 0, 4, 4], 0.2)], None, None, min_score=0.3).verdict == "empty"
-    found = apply_policy([([0, 0, 4, 4], 0.4)], None, None, min_score=0.3)
-    assert found.verdict == "animal" and found.boxes[0]["score"] == 0.4
+    found = apply_policy([([0, 0, 4, 4], 0.6)], None, None, min_score=0.3)
+    assert found.verdict == "animal" and found.boxes[0]["score"] == 0.6
 
 
 def test_finish_records_groups_bursts_by_name(tmp_path):

@@ -103,6 +103,13 @@ def test_predict_raw_body_and_box_filters(client):
     )
     assert response.status_code == 200, response.text
     assert [b["detector_score"] for b in response.json()["boxes"]] == [0.9]
+    # An image whose best detector box misses the gate gets no box at all.
+    gated = client.post(
+        "/v1/predict?min_score=0&boxes_on_empty=true&detector_gate=0.95",
+        content=data,
+        headers={"Content-Type": "image/png"},
+    )
+    assert gated.status_code == 200 and gated.json()["boxes"] == []
     none = client.post(
         "/v1/predict?max_boxes=0",
         content=data,
