@@ -138,9 +138,9 @@ async def predict(
     """One image as multipart field ``file`` or as the raw body (``Content-Type: image/...``).
 
     Boxes are in the original image's pixels, best first. An image the classifier calls
-    negative has verdict ``empty`` and no boxes (unless ``boxes_on_empty``); a box needs the
-    detector's own score ≥ ``detector_gate``; its ``score`` is the geometric mean of the
-    detector's score and the probability.
+    negative has verdict ``empty`` and no boxes (unless ``boxes_on_empty``), and so has one
+    whose best detector box scores under ``detector_gate``; a box's ``score`` is the geometric
+    mean of the detector's score and the probability.
     """
     models = models_or_503(request, CLASSIFIER, DETECTOR)
     images = await decoded(request, "file", 1, needed_side(models, with_detector=True))
