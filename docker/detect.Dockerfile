@@ -15,6 +15,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 RUN python -c "import sys, torch; assert sys.version_info[:2] == (3, 11), sys.version; print(torch.__version__)"
+# The converted COCO detectors that propose animals (`make docker-local` copies them here).
+COPY docker/local/ /opt/local/
+RUN mkdir -p /opt/weights && if [ -d /opt/local/weights ]; then cp -r /opt/local/weights/. /opt/weights/; fi
 # The venv sees the base image's CUDA torch (system site packages) and adds everything else.
 RUN python -m venv --system-site-packages /opt/venv \
     && pip install "pip>=24" "setuptools>=77.0.3,<82" "wheel>=0.43" "ninja>=1.11"
@@ -48,13 +51,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/nolabel \
     XDG_CACHE_HOME=/tmp/.cache \
     MPLCONFIGDIR=/tmp/matplotlib \
-    NOLABEL_HOME=/var/lib/nolabel
+    NOLABEL_HOME=/var/lib/nolabel \
+    NOLABEL_WEIGHTS_DIR=/opt/nolabel/weights
 RUN groupadd --gid 10001 nolabel \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/nolabel \
        --shell /usr/sbin/nologin nolabel \
     && mkdir -p /var/lib/nolabel \
     && chown 10001:10001 /var/lib/nolabel
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/weights /opt/nolabel/weights
 RUN python -c "import mmcv.ops, mmdet" && python -m nolabel.components.detect --help > /dev/null
 WORKDIR /home/nolabel
 USER 10001:10001

@@ -17,6 +17,9 @@ ENV PIP_NO_CACHE_DIR=1 \
 COPY docker/local/ /opt/local/
 RUN find /opt/local/certs -name "*.crt" -exec cp {} /usr/local/share/ca-certificates/ ";" \
     && update-ca-certificates > /dev/null
+# The converted COCO detectors that propose animals (`nolabel weights fetch`, copied here by
+# `make docker-local`); without them `score` and the service say to fetch them.
+RUN mkdir -p /opt/weights && if [ -d /opt/local/weights ]; then cp -r /opt/local/weights/. /opt/weights/; fi
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
@@ -62,6 +65,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     XDG_CACHE_HOME=/tmp/.cache \
     MPLCONFIGDIR=/tmp/matplotlib \
     NOLABEL_HOME=/var/lib/nolabel \
+    NOLABEL_WEIGHTS_DIR=/opt/nolabel/weights \
     NOLABEL_DEVICE=cpu
 RUN groupadd --gid 10001 nolabel \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/nolabel \
@@ -69,6 +73,7 @@ RUN groupadd --gid 10001 nolabel \
     && mkdir -p /var/lib/nolabel \
     && chown 10001:10001 /var/lib/nolabel
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/weights /opt/nolabel/weights
 WORKDIR /home/nolabel
 USER 10001:10001
 # The smoke import runs as the user the container runs as, and leaves no cache behind.

@@ -20,6 +20,7 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "webimages"
+FETCHED_WEIGHTS = REPO_ROOT / ".nolabel" / "weights"  # `make weights` (`nolabel weights fetch`)
 
 
 def free_port() -> int:
@@ -46,7 +47,8 @@ def wait_for_port(
 
 @pytest.fixture(autouse=True)
 def nolabel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test gets its own NOLABEL_HOME and a local store unless it asks for S3."""
+    """Every test gets its own NOLABEL_HOME and a local store unless it asks for S3; the
+    animal proposers come from the checkout's fetched weights."""
     from nolabel.components.common.settings import get_settings
 
     home = tmp_path / "nolabel-home"
@@ -54,6 +56,7 @@ def nolabel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     for name in list(os.environ):
         if name.startswith("NOLABEL_") and name != "NOLABEL_HOME":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("NOLABEL_WEIGHTS_DIR", str(FETCHED_WEIGHTS))  # the proposers, read only
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()

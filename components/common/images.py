@@ -138,12 +138,14 @@ def release_memory() -> None:
         trim(0)
 
 
-def models_side(classifier: Any = None, detector: Any = None) -> int | None:
-    """Pixels a side these models look at (``input_size`` / ``image_size``), so a larger JPEG
-    can be decoded reduced; None when a given model does not say."""
+def models_side(classifier: Any = None, detector: Any = None, proposer: Any = None) -> int | None:
+    """Pixels a side these models look at (``input_size`` / ``image_size`` / ``min_side``), so
+    a larger JPEG can be decoded reduced; None when a given model does not say."""
     sides = [getattr(classifier, "input_size", None)] if classifier is not None else []
     if detector is not None:
         sides.append(getattr(detector, "image_size", None))
+    if proposer is not None:
+        sides.append(getattr(proposer, "min_side", None))
     if not sides or not all(isinstance(side, int) and side > 0 for side in sides):
         return None
     return max(sides)

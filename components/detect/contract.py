@@ -7,9 +7,16 @@ from typing import Literal
 from pydantic import Field
 
 from nolabel.components.common.contracts import Contract, Step
+from nolabel.components.common.defaults import (
+    DEFAULT_BURST_GATE,
+    DEFAULT_FRAME_GATE,
+    DEFAULT_MIN_SCORE,
+    DEFAULT_PROPOSER,
+    DEFAULT_PROPOSER_SIDE,
+    DEFAULT_TILES,
+)
 from nolabel.components.common.names import DETECTOR_MODEL
 from nolabel.components.detect.config import DEFAULT_CONFIG
-from nolabel.components.detect.policy import DETECTOR_GATE
 
 BurstMode = Literal["auto", "exif", "name", "folder", "none"]
 
@@ -107,13 +114,37 @@ class ScoreParams(Contract):
     detector: str | None = Field(None, description="Detector URI; None: the registry's.")
     batch_size: int = Field(16, ge=1, le=1024, description="Images per batch.")
     min_score: float = Field(
-        0.3, ge=0, le=1, description="Drop boxes whose score (detector × classifier) is lower."
+        DEFAULT_MIN_SCORE, ge=0, le=1, description="Drop fused boxes scoring lower."
     )
-    detector_gate: float = Field(
-        DETECTOR_GATE,
+    frame_gate: float = Field(
+        DEFAULT_FRAME_GATE,
         ge=0,
         le=1,
-        description="A frame gets boxes only if its best detector box reaches this.",
+        description="A frame is an animal frame (and gets boxes) when its best box reaches this.",
+    )
+    burst_gate: float = Field(
+        DEFAULT_BURST_GATE,
+        ge=0,
+        le=1,
+        description="The same for a frame of a burst holding an animal frame.",
+    )
+    proposals: bool = Field(
+        True,
+        description="Propose animals with a COCO-pretrained detector and judge their crops "
+        "(`nolabel weights fetch` first).",
+    )
+    proposer: str = Field(DEFAULT_PROPOSER, description="Which COCO detector proposes animals.")
+    proposer_side: int = Field(
+        DEFAULT_PROPOSER_SIDE, ge=64, le=4096, description="Its input's long side, pixels."
+    )
+    tiles: int = Field(
+        DEFAULT_TILES,
+        ge=0,
+        le=6,
+        description="Also propose on N×N overlapping tiles (small, far animals; N ≥ 2).",
+    )
+    burst_change: bool = Field(
+        True, description="Candidates from what changes within each burst (3+ frames)."
     )
     bursts: BurstMode = Field("auto", description="How frames are grouped into bursts.")
     burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
@@ -144,6 +175,7 @@ class ScoreResult(Contract):
     images_per_second: float
     classifier: str | None
     detector: str | None
+    proposer: str | None = None
     exports: dict[str, str] = {}
     crops: int | None = None
 

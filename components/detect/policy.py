@@ -1,35 +1,42 @@
-"""What a frame's result says: the classifier decides *whether*, the detector says *where*.
+"""What a frame's result says: one box per animal where the evidence is sure, and a verdict.
 
-Shared by ``nolabel score`` and ``/v1/predict`` so both answer alike:
+Shared by ``nolabel score`` and ``/v1/predict`` so both answer alike. A frame's candidates (the
+Faster R-CNN's boxes, the animal proposals, a burst's changed regions, each confirmed by the
+classifier on its crop) are fused into one box per animal (:mod:`.fusion`); the frame's
+``animal_score`` is its best fused box's score.
 
-- ``animal``: the classifier calls the frame positive (probability ≥ its threshold);
-- ``candidate``: the frame alone is negative but its burst is positive (a frame of a positive
-  burst with a weak view of the animal is a candidate, not a miss);
-- ``empty``: frame and burst negative. Its detector boxes are dropped (counted as suppressed),
-  so an empty frame gets no box whatever the detector thought.
+- ``animal``: ``animal_score`` reaches ``frame_gate``, or ``burst_gate`` when another frame of
+  its burst reaches ``frame_gate`` (a burst is a unit: a weaker view of an animal the burst
+  shows). Its boxes are the fused ones scoring at least ``min_score`` and
+  :data:`KEEP_RELATIVE` × its best (a herd keeps every sure animal, an animal keeps one box).
+- ``candidate``: not ``animal``, but its burst holds an ``animal`` frame, or its own evidence
+  reaches ``burst_gate``, or the classifier calls the whole frame positive: kept for review.
+- ``empty``: none of that. An ``empty`` or ``candidate`` frame gets no box (their count is
+  ``suppressed``; ``keep_negative`` reports them anyway).
 
-A frame gets boxes only when the detector's best box on it scores at least ``detector_gate``
-(default 0.5: a detector trained with empty images knows "nothing here"; its weaker boxes on
-camera-trap frames were mostly false, see the detect README); then every box whose combined
-``score`` reaches ``min_score`` is reported. The combined ``score`` is the geometric mean of the
-detector's score and the frame's evidence (the larger of its and its burst's probability), so box
-scores rank frames by both models; ``detector_score`` keeps the detector's own. The verdict stays
-the classifier's. Without a classifier the detector alone decides (a frame with a box reaching both
-is ``animal``).
+Frames scored by the classifier alone (no detector, no proposals) keep the classifier's
+verdict: ``animal`` at its threshold, ``candidate`` when only the burst's probability (mean
+logit) reaches it.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nolabel.components.common.bursts import burst_keys, burst_probability
+from nolabel.components.common.defaults import (
+    DEFAULT_BURST_GATE,
+    DEFAULT_FRAME_GATE,
+    DEFAULT_MIN_SCORE,
+    VERDICTS,
+)
+from nolabel.components.detect.fusion import SOURCES, candidates, fuse
 
-VERDICTS = ("animal", "candidate", "empty")
-DETECTOR_GATE = 0.5  # the detector's best box on a frame must reach this (module docstring)
+__all__ = ["VERDICTS", "FrameVerdict", "finish_records", "frame_verdict", "judge_frame"]
+KEEP_RELATIVE = 0.7
 
 
 @dataclass
@@ -37,12 +44,13 @@ class FrameVerdict:
     """The policy's answer for one frame."""
 
     verdict: str
-    boxes: list[dict] = field(default_factory=list)  # {"bbox", "score", "detector_score"}
-    suppressed: int = 0  # detector boxes dropped because the frame is empty
+    boxes: list[dict] = field(default_factory=list)  # {"bbox", "score", "sources"}
+    suppressed: int = 0  # fused boxes withheld because the frame is not an animal frame
+    animal_score: float | None = None
 
 
 def frame_verdict(probability: float, threshold: float, burst_probability: float | None) -> str:
-    """``animal``, ``candidate`` or ``empty`` from the frame's and its burst's probability."""
+    """The classifier-only verdict from the frame's and its burst's probability."""
     if probability >= threshold:
         return "animal"
     if burst_probability is not None and burst_probability >= threshold:
@@ -50,44 +58,43 @@ def frame_verdict(probability: float, threshold: float, burst_probability: float
     return "empty"
 
 
-def box_confidence(detector_score: float, evidence: float) -> float:
-    """Geometric mean of the detector's score and the classifier's evidence, in [0, 1]."""
-    return math.sqrt(min(max(detector_score, 0.0), 1.0) * min(max(evidence, 0.0), 1.0))
+def has_candidates(record: dict[str, Any]) -> bool:
+    """Whether a box source (detector, proposals, change) ran on the frame."""
+    return any(key in record for key in SOURCES)
 
 
-def apply_policy(
-    boxes: Sequence[tuple[Sequence[float], float]],
-    probability: float | None,
+def fused_boxes(record: dict[str, Any]) -> list[dict]:
+    """The frame's candidates fused into one box per animal, best first."""
+    return fuse(candidates(record, judged="probability" in record))
+
+
+def judge_frame(
+    record: dict[str, Any],
     threshold: float | None,
-    burst_probability: float | None = None,
-    min_score: float = 0.3,
+    *,
+    burst_has_animal: bool = False,
+    frame_gate: float = DEFAULT_FRAME_GATE,
+    burst_gate: float = DEFAULT_BURST_GATE,
+    min_score: float = DEFAULT_MIN_SCORE,
     keep_negative: bool = False,
-    detector_gate: float = DETECTOR_GATE,
+    fused: list[dict] | None = None,
 ) -> FrameVerdict:
-    """Boxes ``(bbox, detector_score)`` of one frame → verdict and the boxes to report.
-
-    ``probability``/``threshold`` None: no classifier, the detector decides. ``keep_negative``
-    reports the detector's boxes on ``empty`` frames too (scored as usual).
-    """
-    if not any(s >= detector_gate for _, s in boxes):
-        boxes = []  # the detector sees nothing here: no box, however weak
-    if probability is None or threshold is None:
-        kept = [
-            {"bbox": list(bbox), "score": float(s), "detector_score": float(s)}
-            for bbox, s in boxes
-            if s >= min_score
-        ]
-        return FrameVerdict("animal" if kept else "empty", kept)
-    verdict = frame_verdict(probability, threshold, burst_probability)
-    evidence = max(probability, burst_probability or 0.0)
-    scored = [
-        {"bbox": list(bbox), "score": box_confidence(s, evidence), "detector_score": float(s)}
-        for bbox, s in boxes
-    ]
-    kept = sorted((b for b in scored if b["score"] >= min_score), key=lambda b: -b["score"])
-    if verdict == "empty" and not keep_negative:
-        return FrameVerdict(verdict, [], suppressed=len(kept))
-    return FrameVerdict(verdict, kept)
+    """The verdict and boxes of one frame with candidate sources (module docstring)."""
+    fused = fused_boxes(record) if fused is None else fused
+    best = fused[0]["score"] if fused else 0.0
+    gate = burst_gate if burst_has_animal else frame_gate
+    shown = [b for b in fused if b["score"] >= max(min_score, KEEP_RELATIVE * best)]
+    if fused and best >= gate:
+        return FrameVerdict("animal", shown, animal_score=best)
+    probability = record.get("probability")
+    positive = probability is not None and threshold is not None and probability >= threshold
+    review = burst_has_animal or best >= burst_gate or positive
+    return FrameVerdict(
+        "candidate" if review else "empty",
+        shown if keep_negative else [],
+        suppressed=0 if keep_negative else len(shown),
+        animal_score=best,
+    )
 
 
 def finish_records(
@@ -97,16 +104,14 @@ def finish_records(
     *,
     mode: str = "auto",
     gap_seconds: float = 10.0,
-    min_score: float = 0.3,
+    min_score: float = DEFAULT_MIN_SCORE,
     keep_negative: bool = False,
-    with_boxes: bool = True,
-    detector_gate: float = DETECTOR_GATE,
+    frame_gate: float = DEFAULT_FRAME_GATE,
+    burst_gate: float = DEFAULT_BURST_GATE,
 ) -> tuple[int, int]:
-    """Scored frames (``path``, ``probability``?, ``raw_boxes``?) → bursts, burst probabilities,
-    verdicts and policy-filtered ``boxes``, in place.
-
-    Returns (number of bursts, detector boxes suppressed on empty frames).
-    """
+    """Scored frames (raw records) → bursts, burst probabilities, verdicts, ``animal_score`` and
+    fused ``boxes``, in place (the raw candidates are dropped; the partial records keep them).
+    Returns (number of bursts, boxes withheld)."""
     keys = burst_keys(root, [r["path"] for r in images], mode=mode, gap_seconds=gap_seconds)
     has_probability = bool(images) and all("probability" in r for r in images)
     burst_p = (
@@ -114,35 +119,35 @@ def finish_records(
         if has_probability
         else None
     )
-    sizes: dict[str, int] = {}
+    sizes: dict[str, int] = defaultdict(int)
+    fused: list[list[dict] | None] = []
+    burst_best: dict[str, float] = defaultdict(float)
     for record in images:
-        sizes[keys[record["path"]]] = sizes.get(keys[record["path"]], 0) + 1
-    suppressed = 0
+        key = keys[record["path"]]
+        sizes[key] += 1
+        boxes = fused_boxes(record) if has_candidates(record) else None
+        fused.append(boxes)
+        if boxes:
+            burst_best[key] = max(burst_best[key], boxes[0]["score"])
+    withheld = 0
     for index, record in enumerate(images):
-        record["burst"] = keys[record["path"]]
-        record["burst_size"] = sizes[record["burst"]]
-        probability = record.get("probability") if has_probability else None
+        key = keys[record["path"]]
+        record["burst"], record["burst_size"] = key, sizes[key]
         if burst_p is not None:
             record["burst_probability"] = round(float(burst_p[index]), 6)
-        raw = [(b["bbox"], b["score"]) for b in record.pop("raw_boxes", [])]
-        policy = apply_policy(
-            raw,
-            probability,
-            threshold if probability is not None else None,
-            record.get("burst_probability"),
-            min_score,
-            keep_negative=keep_negative,
-            detector_gate=detector_gate,
-        )
-        record["verdict"] = policy.verdict
-        if with_boxes:
-            record["boxes"] = [
-                {
-                    "bbox": box["bbox"],
-                    "score": round(box["score"], 4),
-                    "detector_score": round(box["detector_score"], 4),
-                }
-                for box in policy.boxes
-            ]
-        suppressed += policy.suppressed
-    return len(sizes), suppressed
+        if fused[index] is None:
+            record["verdict"] = frame_verdict(
+                record.get("probability", 0.0), threshold or 0.5, record.get("burst_probability")
+            )
+            continue
+        result = judge_frame(
+            record, threshold, burst_has_animal=burst_best[key] >= frame_gate,
+            frame_gate=frame_gate, burst_gate=burst_gate, min_score=min_score,
+            keep_negative=keep_negative, fused=fused[index],
+        )  # fmt: skip
+        record["verdict"], record["boxes"] = result.verdict, result.boxes
+        record["animal_score"] = round(float(result.animal_score or 0.0), 4)
+        for key in SOURCES:  # the candidates stay in the partial records
+            record.pop(key, None)
+        withheld += result.suppressed
+    return len(sizes), withheld

@@ -1,10 +1,11 @@
-"""`nolabel score`: classifier probability + detector boxes for every image under a folder.
+"""`nolabel score`: every image under a folder judged, one box per animal where it is sure.
 
-Results are appended to ``<out>.partial.jsonl`` as each batch finishes, so an interrupted run
-(a full SD card, a power cut) resumes where it stopped; the final ``--out`` JSON is written
-atomically at the end. The partial records keep the detector's raw boxes; the final JSON groups
-frames into bursts (``nolabel.components.common.bursts``), adds each frame's burst probability and
-applies the verdict policy of ``nolabel.components.detect.policy`` (no box on an ``empty`` frame).
+Frames are scored burst by burst (``nolabel.components.common.bursts``): the classifier, the
+Faster R-CNN, the animal proposals and the burst's changed regions, with the classifier judging
+the crops (``nolabel.components.detect.evidence``). Raw records are appended to
+``<out>.partial.jsonl`` as each batch finishes, so an interrupted run (a full SD card, a power
+cut) resumes where it stopped; the final ``--out`` JSON, written atomically at the end, applies
+the policy of ``nolabel.components.detect.policy`` (fused boxes, verdicts, bursts as units).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common.bursts import burst_keys
+from nolabel.components.common.change import MIN_FRAMES, change_boxes
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.files import write_text_atomic
 from nolabel.components.common.images import (
@@ -27,10 +30,10 @@ from nolabel.components.common.images import (
     models_side,
     sniff_image_type,
     to_array,
-    to_full_pixels,
 )
 from nolabel.components.common.settings import get_settings
 from nolabel.components.detect.contract import ScoreParams, ScoreResult
+from nolabel.components.detect.evidence import FrameModels, analyse
 from nolabel.components.detect.policy import VERDICTS, finish_records
 from nolabel.components.detect.scan import scan_folder
 from nolabel.components.results.crops import write_crops
@@ -39,6 +42,7 @@ from nolabel.components.results.records import load_results
 
 SNIFF_BYTES = 16
 RAW_BOX_FLOOR = 0.05  # detector boxes kept in the partial records (the policy filters later)
+MAX_CHANGE_FRAMES = 60  # a larger group (a whole folder, say) is no camera burst
 
 
 def partial_path(out: Path) -> Path:
@@ -100,173 +104,206 @@ def _identity(model: Any) -> str | None:
     return f"{model.name}:{model.version}"
 
 
-def _score_batch(batch, classifier, detector, min_score: float) -> list[dict[str, Any]]:
-    arrays = [decoded.array for _, decoded in batch]
-    probabilities = classifier.predict_proba(arrays) if classifier is not None else None
-    detections = detector.predict(arrays) if detector is not None else None
+def _load_models(params: ScoreParams) -> FrameModels:
+    """The classifier, detector and proposer ``params`` ask for (registry defaults)."""
+    models = FrameModels()
+    if params.use_classifier:
+        from nolabel.components.transfer.classifier import load_classifier
+
+        models.classifier = load_classifier(params.classifier)
+    if params.use_detector:
+        from nolabel.components.detect.predictor import load_detector
+
+        models.detector = load_detector(params.detector)
+    if params.proposals:
+        from nolabel.components.proposals.proposer import AnimalProposer
+
+        models.proposer = AnimalProposer(
+            params.proposer, input_side=params.proposer_side, tiles=params.tiles
+        )
+    return models
+
+
+def _score_batch(batch, models: FrameModels, box_floor: float) -> list[dict[str, Any]]:
+    arrays = [decoded.array for _, decoded, _ in batch]
+    sizes = [decoded.size for _, decoded, _ in batch]
+    changes = [change for _, _, change in batch]
+    with_change = any(change is not None for change in changes)
+    raw = analyse(
+        arrays, sizes, models, box_floor, [c or [] for c in changes] if with_change else None
+    )
     records = []
-    for index, (rel, decoded) in enumerate(batch):
+    for (rel, decoded, _), found in zip(batch, raw, strict=True):
         width, height = decoded.size
-        record: dict[str, Any] = {"path": rel, "width": int(width), "height": int(height)}
-        if probabilities is not None:
-            p = float(probabilities[index])
-            record["probability"] = round(p, 6)
-            record["positive"] = bool(p >= classifier.threshold)
-        if detections is not None:
-            found = detections[index]
-            keep = found["scores"] >= min(min_score, RAW_BOX_FLOOR)
-            boxes = to_full_pixels(found["boxes"][keep], decoded.array, decoded.size)
-            record["raw_boxes"] = [
-                {"bbox": [round(float(v), 1) for v in box], "score": round(float(s), 4)}
-                for box, s in zip(boxes, found["scores"][keep], strict=True)
-            ]
-        records.append(record)
+        records.append({"path": rel, "width": int(width), "height": int(height), **found})
     return records
+
+
+def _burst_order(root: Path, files: list[Path], params: ScoreParams) -> list[list[Path]]:
+    """The files grouped into bursts (as the final results group them), in file order."""
+    rels = [p.relative_to(root).as_posix() for p in files]
+    keys = burst_keys(root, rels, mode=params.bursts, gap_seconds=params.burst_gap)
+    bursts: dict[str, list[Path]] = {}
+    for path, rel in zip(files, rels, strict=True):
+        bursts.setdefault(keys[rel], []).append(path)
+    return list(bursts.values())
+
+
+def _burst_changes(paths: list[Path], params: ScoreParams) -> dict[Path, list]:
+    """Changed regions of each frame of one burst (none for single frames or huge groups)."""
+    if not params.burst_change or not MIN_FRAMES <= len(paths) <= MAX_CHANGE_FRAMES:
+        return {}
+    return dict(zip(paths, change_boxes(paths), strict=True))
 
 
 def run_score(params: ScoreParams) -> ScoreResult:
     """Score every file under ``params.images``; see the module docstring."""
     from tqdm import tqdm
 
-    if not (params.use_classifier or params.use_detector):
-        raise InputError("nothing to do: both the classifier and the detector are disabled")
+    if not (params.use_classifier or params.use_detector or params.proposals):
+        raise InputError("nothing to do: the classifier, detector and proposals are all off")
     root, out = Path(params.images).expanduser(), Path(params.out).expanduser()
     scan = scan_folder(root)
     files = scan.files
-    classifier = detector = None
-    if params.use_classifier:
-        from nolabel.components.transfer.classifier import load_classifier
-
-        classifier = load_classifier(params.classifier)
-    if params.use_detector:
-        from nolabel.components.detect.predictor import load_detector
-
-        detector = load_detector(params.detector)
-    models = {
-        "classifier": _identity(classifier),
-        "detector": _identity(detector),
-        "box_floor": str(min(params.min_score, RAW_BOX_FLOOR)),
+    models = _load_models(params)
+    box_floor = min(params.min_score, RAW_BOX_FLOOR)
+    identity = {
+        "classifier": _identity(models.classifier),
+        "detector": _identity(models.detector),
+        "proposer": models.proposer.identity if models.proposer else None,
+        "box_floor": str(box_floor),
+        "burst_change": params.burst_change,
     }
     partial = partial_path(out)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    done = _read_partial(partial, models) if params.resume else {}
+    done = _read_partial(partial, identity) if params.resume else {}
     if not params.resume and partial.exists():
         partial.unlink()
     _end_cut_line(partial)
-    todo = [p for p in files if p.relative_to(root).as_posix() not in done]
     max_pixels = get_settings().max_image_pixels
-    min_side = models_side(classifier, detector)
+    min_side = models_side(models.classifier, models.detector, models.proposer)
     started, scored = time.monotonic(), 0
+    todo_count = sum(p.relative_to(root).as_posix() not in done for p in files)
     with (
         partial.open("a", encoding="utf-8") as sink,
         tqdm(
-            total=len(files),
-            initial=len(files) - len(todo),
-            unit="img",
-            file=sys.stderr,
-            desc="score",
-            disable=None,
+            total=len(files), initial=len(files) - todo_count, unit="img", file=sys.stderr,
+            desc="score", disable=None,
         ) as bar,
-    ):
-        batch: list[tuple[str, Any]] = []
+    ):  # fmt: skip
+        batch: list[tuple[str, Any, Any]] = []
+
+        def write(record: dict[str, Any]) -> None:
+            record["models"] = identity
+            sink.write(json.dumps(record) + "\n")
+            done[record["path"]] = record
 
         def flush() -> None:
             nonlocal scored
             if batch:
-                records = _score_safely(batch, classifier, detector, params.min_score)
+                records = _score_safely(batch, models, box_floor)
                 for record in records:
-                    record["models"] = models
-                    sink.write(json.dumps(record) + "\n")
-                    done[record["path"]] = record
+                    write(record)
                 scored += sum("error" not in record for record in records)
                 bar.update(len(batch))
                 batch.clear()
             sink.flush()
 
-        for path in todo:
-            rel = path.relative_to(root).as_posix()
-            loaded = _load_image(path, max_pixels, min_side)
-            if isinstance(loaded, tuple):
-                record = {"path": rel, "error": loaded[0], "message": loaded[1], "models": models}
-                sink.write(json.dumps(record) + "\n")
-                done[rel] = record
-                bar.update(1)
-                continue
-            batch.append((rel, loaded))
-            if len(batch) >= params.batch_size:
-                flush()
+        for burst in _burst_order(root, files, params):
+            todo = [p for p in burst if p.relative_to(root).as_posix() not in done]
+            changes = _burst_changes(burst, params) if todo else {}
+            for path in todo:
+                rel = path.relative_to(root).as_posix()
+                loaded = _load_image(path, max_pixels, min_side)
+                if isinstance(loaded, tuple):
+                    write({"path": rel, "error": loaded[0], "message": loaded[1]})
+                    bar.update(1)
+                    continue
+                batch.append((rel, loaded, changes.get(path) if changes else None))
+                if len(batch) >= params.batch_size:
+                    flush()
         flush()
     seconds = time.monotonic() - started
-    threshold = classifier.threshold if classifier is not None else None
-    return _write_results(
-        out, partial, scan, root, done, models, scored, seconds, params, threshold
-    )
+    threshold = models.classifier.threshold if models.classifier is not None else None
+    run = ScoreRun(out, partial, scan, root, done, identity, scored, seconds, threshold)
+    return _write_results(run, params)
 
 
-def _score_safely(batch, classifier, detector, min_score: float) -> list[dict[str, Any]]:
+def _score_safely(batch, models: FrameModels, box_floor: float) -> list[dict[str, Any]]:
     """Score a batch; if the models fail on it, score its images one by one and record the
     ones they fail on (``model_error``) instead of stopping the run."""
     try:
-        return _score_batch(batch, classifier, detector, min_score)
+        return _score_batch(batch, models, box_floor)
     except Exception as exc:
         if len(batch) == 1:
             first = (str(exc).strip().splitlines() or [""])[0]
             message = f"the models failed on it: {type(exc).__name__}: {first}"[:300]
             return [{"path": batch[0][0], "error": "model_error", "message": message}]
-    return [r for item in batch for r in _score_safely([item], classifier, detector, min_score)]
+    return [r for item in batch for r in _score_safely([item], models, box_floor)]
 
 
-def _write_results(
-    out, partial, scan, root, done, models, scored, seconds, params, threshold
-) -> ScoreResult:
-    files: list[Path] = scan.files
-    order = [p.relative_to(root).as_posix() for p in files]
-    records = [{k: v for k, v in done[rel].items() if k != "models"} for rel in order]
+@dataclass
+class ScoreRun:
+    """What a scoring pass produced, for the final results file."""
+
+    out: Path
+    partial: Path
+    scan: Any
+    root: Path
+    done: dict[str, dict[str, Any]]
+    models: dict[str, Any]
+    scored: int
+    seconds: float
+    threshold: float | None
+
+
+def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
+    files: list[Path] = run.scan.files
+    order = [p.relative_to(run.root).as_posix() for p in files]
+    records = [{k: v for k, v in run.done[rel].items() if k != "models"} for rel in order]
     images = [r for r in records if "error" not in r]
-    bursts, suppressed = finish_records(
-        images,
-        root,
-        threshold,
-        mode=params.bursts,
-        gap_seconds=params.burst_gap,
-        min_score=params.min_score,
-        detector_gate=params.detector_gate,
-        keep_negative=params.boxes_on_empty,
-        with_boxes=params.use_detector,
-    )
+    bursts, withheld = finish_records(
+        images, run.root, run.threshold, mode=params.bursts, gap_seconds=params.burst_gap,
+        min_score=params.min_score, keep_negative=params.boxes_on_empty,
+        frame_gate=params.frame_gate, burst_gate=params.burst_gate,
+    )  # fmt: skip
     failures = [
         {"path": r["path"], "reason": r["error"], "message": r["message"]}
         for r in records
         if "error" in r
-    ] + [{"path": s.path, "reason": s.reason, "message": s.message} for s in scan.skipped]
+    ] + [{"path": s.path, "reason": s.reason, "message": s.message} for s in run.scan.skipped]
     payload = {
-        "root": str(root.resolve()),
-        "models": models,
-        "threshold": threshold,
+        "root": str(run.root.resolve()),
+        "models": run.models,
+        "threshold": run.threshold,
         "min_score": params.min_score,
-        "detector_gate": params.detector_gate,
+        "frame_gate": params.frame_gate,
+        "burst_gate": params.burst_gate,
         "label": params.label,
         "images": images,
         "failures": failures,
     }
-    write_text_atomic(out, json.dumps(payload, indent=1))
-    exports, crops = _write_exports(out, params)
+    write_text_atomic(run.out, json.dumps(payload, indent=1))
+    exports, crops = _write_exports(run.out, params)
     return ScoreResult(
-        out=str(out),
-        partial=str(partial),
+        out=str(run.out),
+        partial=str(run.partial),
         files=len(files),
-        scored=scored,
-        resumed=len(images) - scored,
+        scored=run.scored,
+        resumed=len(images) - run.scored,
         failed=len(failures),
         positives=sum(1 for r in images if r.get("positive")),
         verdicts={v: sum(r["verdict"] == v for r in images) for v in VERDICTS},
         bursts=bursts,
         boxes=sum(len(r.get("boxes", [])) for r in images),
-        suppressed_boxes=suppressed,
-        seconds=round(seconds, 2),
-        images_per_second=round(scored / seconds, 2) if seconds > 0 and scored else 0.0,
-        classifier=models["classifier"],
-        detector=models["detector"],
+        suppressed_boxes=withheld,
+        seconds=round(run.seconds, 2),
+        images_per_second=round(run.scored / run.seconds, 2)
+        if run.seconds > 0 and run.scored
+        else 0.0,
+        classifier=run.models["classifier"],
+        detector=run.models["detector"],
+        proposer=run.models["proposer"],
         exports=exports,
         crops=crops,
     )

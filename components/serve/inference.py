@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from nolabel.components.common.images import to_full_pixels
+from nolabel.components.detect.evidence import FrameModels, analyse
+from nolabel.components.detect.policy import judge_frame
 from nolabel.components.lime.explain import LimeParams, explain_image
 from nolabel.components.lime.overlay import heatmap_png
 from nolabel.components.serve.errors import ApiError
 from nolabel.components.serve.metrics import ServeMetrics
-from nolabel.components.serve.models import LoadedModel
-from nolabel.components.serve.schemas import Box
+from nolabel.components.serve.models import LoadedModel, ModelSet
+from nolabel.components.serve.schemas import Box, Prediction
 
 MIN_EXPLAIN_SIDE = 16
 
@@ -45,57 +46,53 @@ def classify(loaded: LoadedModel, arrays: list[np.ndarray], metrics: ServeMetric
     return np.clip(np.nan_to_num(probabilities, nan=0.0), 0.0, 1.0)
 
 
-def to_boxes(
-    raw: dict[str, Any], width: int, height: int, label: str, min_score: float, max_boxes: int
-) -> list[Box]:
-    """Detector output (K×4 xyxy, K scores) → clipped, filtered, best-first :class:`Box` list."""
-    coords = np.asarray(raw.get("boxes", np.zeros((0, 4))), dtype=float).reshape(-1, 4)
-    scores = np.asarray(raw.get("scores", np.ones(len(coords))), dtype=float).reshape(-1)
-    coords[:, [0, 2]] = np.clip(coords[:, [0, 2]], 0, width)
-    coords[:, [1, 3]] = np.clip(coords[:, [1, 3]], 0, height)
-    keep = (
-        np.isfinite(scores)
-        & (scores >= min_score)
-        & (coords[:, 2] > coords[:, 0])
-        & (coords[:, 3] > coords[:, 1])
-    )
-    order = [i for i in np.argsort(-scores, kind="stable") if keep[i]][:max_boxes]
-    return [
-        Box(
-            x1=round(float(coords[i, 0]), 2),
-            y1=round(float(coords[i, 1]), 2),
-            x2=round(float(coords[i, 2]), 2),
-            y2=round(float(coords[i, 3]), 2),
-            score=float(scores[i]),
-            label=label,
-        )
-        for i in order
-    ]
-
-
-def detect(
-    loaded: LoadedModel,
-    arrays: list[np.ndarray],
-    metrics: ServeMetrics,
-    min_score: float,
-    max_boxes: int,
-    sizes: list[tuple[int, int]] | None = None,
-) -> list[list[Box]]:
-    """Boxes of each image, in its original pixels (``sizes``: full (width, height) of arrays
-    that were decoded reduced; boxes are scaled up to them)."""
+def judge_images(models: ModelSet, images, metrics: ServeMetrics) -> list[dict[str, Any]]:
+    """Raw records (probability, detector boxes, proposals, crops judged) of decoded images."""
     started = time.perf_counter()
-    outputs = loaded.model.predict(arrays)
-    metrics.inference.labels("detector").observe(time.perf_counter() - started)
-    if len(outputs) != len(arrays):
-        raise RuntimeError(f"detector returned {len(outputs)} results for {len(arrays)} images")
-    label = box_label(loaded.model)
-    sizes = sizes or [(a.shape[1], a.shape[0]) for a in arrays]
-    found = []
-    for raw, array, (width, height) in zip(outputs, arrays, sizes, strict=True):
-        boxes = to_full_pixels(raw.get("boxes", np.zeros((0, 4))), array, (width, height))
-        raw = {**raw, "boxes": boxes}
-        found.append(to_boxes(raw, width, height, label, min_score, max_boxes))
-    return found
+    frame_models = FrameModels(
+        models.classifier.model,
+        models.detector.model if models.detector else None,
+        models.proposer.model if models.proposer else None,
+    )
+    arrays = [image.array for image in images]
+    sizes = [(image.width, image.height) for image in images]
+    records = analyse(arrays, sizes, frame_models, box_floor=0.05)
+    metrics.inference.labels("predict").observe(time.perf_counter() - started)
+    return records
+
+
+def _box(bbox, score: float, label: str, **extra) -> Box:
+    x1, y1, x2, y2 = (round(float(v), 2) for v in bbox)
+    return Box(x1=x1, y1=y1, x2=x2, y2=y2, score=float(score), label=label, **extra)
+
+
+def prediction(
+    image, record: dict[str, Any], threshold: float, label: str, *, min_score: float,
+    max_boxes: int, keep_negative: bool, frame_gate: float,
+) -> Prediction:  # fmt: skip
+    """One image's answer: the policy applied to its raw record (no burst: it stands alone)."""
+    probability = float(np.clip(np.nan_to_num(record.get("probability", 0.0)), 0.0, 1.0))
+    result = judge_frame(
+        record, threshold, frame_gate=frame_gate, min_score=min_score, keep_negative=keep_negative
+    )
+    boxes = [
+        _box(b["bbox"], b["score"], label, crop_probability=b.get("crop_probability"),
+             sources=b.get("sources"))
+        for b in result.boxes[:max_boxes]
+    ]  # fmt: skip
+    others = [_box(o["bbox"], o["score"], o["category"]) for o in record.get("others", [])]
+    return Prediction(
+        filename=image.filename,
+        probability=probability,
+        is_positive=bool(probability >= threshold),
+        threshold=threshold,
+        verdict=result.verdict,
+        animal_score=result.animal_score,
+        width=image.width,
+        height=image.height,
+        boxes=boxes,
+        others=others[:max_boxes],
+    )
 
 
 def explain(

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,7 +23,7 @@ from nolabel.components.transfer.classifier import load_classifier as load
 
 log = logging.getLogger("nolabel.serve.models")
 
-CLASSIFIER, DETECTOR = "classifier", "detector"
+CLASSIFIER, DETECTOR, PROPOSER = "classifier", "detector", "proposer"
 
 
 class Classifier(Protocol):
@@ -44,9 +44,11 @@ Loader = Callable[[str], Any]
 
 
 def default_loaders(
-    classifier_threads: int | None = None, detector_threads: int | None = None
+    classifier_threads: int | None = None,
+    detector_threads: int | None = None,
+    serve_settings: ServeSettings | None = None,
 ) -> dict[str, Loader]:
-    """The real loaders of the transfer and detect steps (imported lazily).
+    """The real loaders of the transfer, detect and proposals steps (imported lazily).
 
     Both models' ONNX Runtime sessions use non-spinning threads (default: every core), so a
     lone request gets all cores and parallel requests do not fight. The detector's torch part
@@ -68,7 +70,16 @@ def default_loaders(
         detector.warm_up()
         return detector
 
-    return {CLASSIFIER: load_classifier, DETECTOR: load_detector}
+    def load_proposer(uri: str) -> Any:
+        from nolabel.components.proposals.proposer import AnimalProposer
+
+        options = serve_settings or ServeSettings()
+        return AnimalProposer(
+            options.proposer, input_side=options.proposer_side, tiles=options.tiles,
+            threads=detector_threads or cores, path=uri,
+        )  # fmt: skip
+
+    return {CLASSIFIER: load_classifier, DETECTOR: load_detector, PROPOSER: load_proposer}
 
 
 @dataclass(frozen=True)
@@ -93,9 +104,10 @@ class ModelSet:
 
     classifier: LoadedModel | None = None
     detector: LoadedModel | None = None
+    proposer: LoadedModel | None = None
 
     def get(self, kind: str) -> LoadedModel | None:
-        return self.classifier if kind == CLASSIFIER else self.detector
+        return getattr(self, kind, None)
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,14 @@ def _alias_uri(uri: str) -> tuple[str, str] | None:
     return None
 
 
+def _proposer_target(name: str) -> Target:
+    """The fetched weights of proposal model ``name`` (version: its sha256's start)."""
+    from nolabel.components.proposals.weights import weights_path, weights_record
+
+    path = weights_path(name)
+    return Target(str(path), name, str(weights_record(path).get("sha256", ""))[:12] or "local")
+
+
 class ModelManager:
     """Resolves, loads and hot-swaps the classifier and detector.
 
@@ -144,10 +164,11 @@ class ModelManager:
         self.settings = settings
         self.serve_settings = serve_settings
         self.loaders = loaders or default_loaders(
-            serve_settings.model_threads, serve_settings.detector_threads
+            serve_settings.model_threads, serve_settings.detector_threads, serve_settings
         )
         self._alias_lookup = alias_lookup
-        self.kinds = kinds or (CLASSIFIER, DETECTOR)
+        proposer = (PROPOSER,) if serve_settings.proposals else ()
+        self.kinds = kinds or (CLASSIFIER, DETECTOR, *proposer)
         self._current = ModelSet()
         self._swap_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -180,7 +201,8 @@ class ModelManager:
 
     def _registry_name(self, kind: str) -> str:
         s = self.serve_settings
-        return s.classifier_name if kind == CLASSIFIER else s.detector_name
+        names = {CLASSIFIER: s.classifier_name, DETECTOR: s.detector_name, PROPOSER: s.proposer}
+        return names[kind]
 
     def _lookup(self, name: str, alias: str) -> str | None:
         if self._alias_lookup is not None:
@@ -193,6 +215,8 @@ class ModelManager:
 
     def resolve(self, kind: str) -> Target:
         """Where ``kind`` should come from now (raises ``LookupError`` when nothing is there)."""
+        if kind == PROPOSER:
+            return _proposer_target(self.serve_settings.proposer)
         configured = self._configured_uri(kind)
         if configured and _alias_uri(configured) is None:
             if configured.startswith("models:/"):
@@ -266,11 +290,7 @@ class ModelManager:
     def swap(self, loaded: LoadedModel) -> None:
         """Put ``loaded`` in service atomically (a new snapshot object)."""
         with self._swap_lock:
-            models = self._current
-            if loaded.kind == CLASSIFIER:
-                self._current = ModelSet(classifier=loaded, detector=models.detector)
-            else:
-                self._current = ModelSet(classifier=models.classifier, detector=loaded)
+            self._current = replace(self._current, **{loaded.kind: loaded})
         for callback in self.on_swap:
             callback(loaded)
 

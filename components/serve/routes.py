@@ -5,8 +5,8 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
+from nolabel.components.common.defaults import DEFAULT_FRAME_GATE
 from nolabel.components.common.images import models_side
-from nolabel.components.detect.policy import DETECTOR_GATE, apply_policy
 from nolabel.components.serve import inference
 from nolabel.components.serve.deps import (
     IMAGE_ERRORS,
@@ -21,10 +21,9 @@ from nolabel.components.serve.deps import (
 )
 from nolabel.components.serve.errors import ApiError
 from nolabel.components.serve.inputs import image_request_body
-from nolabel.components.serve.models import CLASSIFIER, DETECTOR, ModelSet
+from nolabel.components.serve.models import CLASSIFIER, DETECTOR, PROPOSER, ModelSet
 from nolabel.components.serve.schemas import (
     BatchResponse,
-    Box,
     ClassifyResponse,
     ExplainResponse,
     ModelsResponse,
@@ -35,25 +34,30 @@ from nolabel.components.serve.schemas import (
 
 v1 = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require_token)])
 
-MinScore = Query(
-    0.0, ge=0.0, le=1.0, description="Drop boxes scoring (detector x classifier) below this."
-)
-DetectorGate = Query(
-    DETECTOR_GATE,
+MinScore = Query(0.0, ge=0.0, le=1.0, description="Drop fused boxes scoring below this.")
+FrameGate = Query(
+    DEFAULT_FRAME_GATE,
     ge=0.0,
     le=1.0,
-    description="An image gets boxes only if its best detector box reaches this.",
+    description="An image is an animal image (and gets boxes) when its best box reaches this.",
 )
 BoxesOnEmpty = Query(
-    False, description="Also return the detector's boxes on images the classifier calls empty."
+    False, description="Also return the fused boxes of images that are not animal images."
 )
 MaxBoxes = Query(100, ge=0, le=1000, description="Return at most this many boxes per image.")
 
 
 def needed_side(models: ModelSet, with_detector: bool) -> int | None:
     """Pixels a side the models look at (a larger JPEG is decoded reduced); None: unknown."""
-    detector = models.detector.model if with_detector else None
-    return models_side(models.classifier.model, detector)
+    detector = models.detector.model if with_detector and models.detector else None
+    proposer = models.proposer.model if with_detector and models.proposer else None
+    return models_side(models.classifier.model, detector, proposer)
+
+
+def _needed_kinds(request: Request) -> tuple[str, ...]:
+    """The models /v1/predict waits for: the proposer too when the service uses proposals."""
+    return (CLASSIFIER, DETECTOR, PROPOSER) if PROPOSER in manager_of(request).kinds else (
+        CLASSIFIER, DETECTOR)  # fmt: skip
 
 
 async def _predictions(
@@ -63,62 +67,23 @@ async def _predictions(
     min_score: float,
     max_boxes: int,
     boxes_on_empty: bool = False,
-    detector_gate: float = DETECTOR_GATE,
+    frame_gate: float = DEFAULT_FRAME_GATE,
 ) -> list[Prediction]:
-    """Classifier and detector side by side in two worker threads, then the verdict policy of
-    ``nolabel.components.detect.policy`` (no box on an image the classifier calls empty)."""
-    arrays = [image.array for image in images]
-    sizes = [(image.width, image.height) for image in images]
-    metrics = request.app.state.metrics
-    found: dict = {}
-
-    async def run_classifier() -> None:
-        found["p"] = await in_thread(
-            request, inference.classify, models.classifier, arrays, metrics
-        )
-
-    async def run_detector() -> None:
-        found["boxes"] = await in_thread(
-            request, inference.detect, models.detector, arrays, metrics, 0.0, max_boxes, sizes
-        )
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(run_classifier)
-        group.start_soon(run_detector)
+    """Detect, then classify (``nolabel.components.detect.evidence``) in a worker thread, then
+    the policy of ``nolabel.components.detect.policy``: one box per animal, none on an image
+    that is not an animal image."""
+    records = await in_thread(
+        request, inference.judge_images, models, images, request.app.state.metrics
+    )
     threshold = float(models.classifier.model.threshold)
-    predictions = []
-    for image, p, raw in zip(images, found["p"], found["boxes"], strict=True):
-        policy = apply_policy(
-            [((b.x1, b.y1, b.x2, b.y2), b.score) for b in raw],
-            float(p),
-            threshold,
-            min_score=min_score,
-            keep_negative=boxes_on_empty,
-            detector_gate=detector_gate,
+    label = inference.box_label(models.detector.model)
+    return [
+        inference.prediction(
+            image, record, threshold, label, min_score=min_score, max_boxes=max_boxes,
+            keep_negative=boxes_on_empty, frame_gate=frame_gate,
         )
-        label = raw[0].label if raw else "object"
-        boxes = [
-            Box(
-                **dict(zip(("x1", "y1", "x2", "y2"), box["bbox"], strict=True)),
-                score=box["score"],
-                detector_score=box["detector_score"],
-                label=label,
-            )
-            for box in policy.boxes
-        ]
-        predictions.append(
-            Prediction(
-                filename=image.filename,
-                probability=float(p),
-                is_positive=bool(p >= threshold),
-                threshold=threshold,
-                verdict=policy.verdict,
-                width=image.width,
-                height=image.height,
-                boxes=boxes,
-            )
-        )
-    return predictions
+        for image, record in zip(images, records, strict=True)
+    ]  # fmt: skip
 
 
 @v1.post(
@@ -131,21 +96,21 @@ async def _predictions(
 async def predict(
     request: Request,
     min_score: float = MinScore,
-    detector_gate: float = DetectorGate,
+    frame_gate: float = FrameGate,
     max_boxes: int = MaxBoxes,
     boxes_on_empty: bool = BoxesOnEmpty,
 ) -> PredictResponse:
     """One image as multipart field ``file`` or as the raw body (``Content-Type: image/...``).
 
-    Boxes are in the original image's pixels, best first. An image the classifier calls
-    negative has verdict ``empty`` and no boxes (unless ``boxes_on_empty``), and so has one
-    whose best detector box scores under ``detector_gate``; a box's ``score`` is the geometric
-    mean of the detector's score and the probability.
+    Boxes are in the original image's pixels, best first, one per animal: the detector's boxes
+    and the animal proposals, each judged by the classifier on its crop, fused. An image whose
+    best box scores under ``frame_gate`` is not an animal image (verdict ``candidate`` or
+    ``empty``) and gets no boxes unless ``boxes_on_empty``.
     """
-    models = models_or_503(request, CLASSIFIER, DETECTOR)
+    models = models_or_503(request, *_needed_kinds(request))
     images = await decoded(request, "file", 1, needed_side(models, with_detector=True))
     (result,) = await _predictions(
-        request, models, images, min_score, max_boxes, boxes_on_empty, detector_gate
+        request, models, images, min_score, max_boxes, boxes_on_empty, frame_gate
     )
     return PredictResponse(
         **result.model_dump(),
@@ -167,16 +132,16 @@ async def predict(
 async def predict_batch(
     request: Request,
     min_score: float = MinScore,
-    detector_gate: float = DetectorGate,
+    frame_gate: float = FrameGate,
     max_boxes: int = MaxBoxes,
     boxes_on_empty: bool = BoxesOnEmpty,
 ) -> BatchResponse:
     """Several images as repeated multipart fields ``files``; one bad image fails the request."""
-    models = models_or_503(request, CLASSIFIER, DETECTOR)
+    models = models_or_503(request, *_needed_kinds(request))
     limit = request.app.state.serve_settings.max_batch_images
     images = await decoded(request, "files", limit, needed_side(models, with_detector=True))
     results = await _predictions(
-        request, models, images, min_score, max_boxes, boxes_on_empty, detector_gate
+        request, models, images, min_score, max_boxes, boxes_on_empty, frame_gate
     )
     return BatchResponse(
         request_id=request.state.request_id,

@@ -23,7 +23,12 @@ class Box(BaseModel):
     y2: float
     score: float
     label: str
-    detector_score: float | None = None
+    crop_probability: float | None = Field(
+        None, description="The classifier's probability on the box's crop."
+    )
+    sources: dict[str, float] | None = Field(
+        None, description="Evidence of each source that found it (detector, proposal)."
+    )
 
 
 class ClassifyResponse(BaseModel):
@@ -51,10 +56,16 @@ class Prediction(BaseModel):
     probability: float
     is_positive: bool
     threshold: float
-    verdict: Literal["animal", "empty"] = "animal"
+    verdict: Literal["animal", "candidate", "empty"] = "animal"
+    animal_score: float | None = Field(
+        None, description="The image's best fused box score (what the verdict is gated on)."
+    )
     width: int
     height: int
     boxes: list[Box]
+    others: list[Box] = Field(
+        [], description="People and vehicles the COCO detector saw (label person / vehicle)."
+    )
 
 
 class PredictResponse(Prediction):

@@ -9,6 +9,11 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nolabel.components.common.defaults import (
+    DEFAULT_PROPOSER,
+    DEFAULT_PROPOSER_SIDE,
+    DEFAULT_TILES,
+)
 from nolabel.components.common.names import CANDIDATE, CLASSIFIER_MODEL, DETECTOR_MODEL
 
 
@@ -30,6 +35,16 @@ class ServeSettings(BaseSettings):
     require_detector: bool = Field(
         True, description="Readiness needs the detector too (false: classifier-only service)."
     )
+    proposals: bool = Field(
+        True,
+        description="Animal proposals by a COCO-pretrained detector, judged by the classifier "
+        "on their crops (`nolabel weights fetch` first); false: the detector's boxes only.",
+    )
+    proposer: str = Field(DEFAULT_PROPOSER, description="Which COCO detector proposes animals.")
+    proposer_side: int = Field(
+        DEFAULT_PROPOSER_SIDE, ge=64, le=4096, description="Its input's long side, pixels."
+    )
+    tiles: int = Field(DEFAULT_TILES, ge=0, le=6, description="N×N tiles for small animals.")
     max_batch_images: int = Field(16, ge=1, description="Most images in one batch request.")
     explain_default_samples: int = Field(150, ge=10, description="LIME samples by default.")
     explain_max_samples: int = Field(1000, ge=10, description="Upper bound on LIME samples.")

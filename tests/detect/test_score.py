@@ -100,7 +100,9 @@ def test_score_folder_with_bad_files_and_resume(
     for path, record in by_path.items():
         assert 0.0 <= record["probability"] <= 1.0
         assert record["positive"] == (record["probability"] >= threshold)
-        assert record["verdict"] == ("animal" if record["positive"] else "empty")
+        assert record["verdict"] == ("animal" if record["animal_score"] >= 0.9 else
+                                     "candidate" if record["positive"] or
+                                     record["animal_score"] >= 0.5 else "empty")  # fmt: skip
         assert record["burst"] == path and record["burst_size"] == 1  # no burst names here
         assert all(len(b["bbox"]) == 4 and b["score"] >= 0.3 for b in record["boxes"])
         if path != "empty.png":  # every shape is found, inside its 64x64 image
@@ -124,15 +126,15 @@ def test_score_folder_with_bad_files_and_resume(
     assert resumed["scored"] == 6 - done_before and resumed["resumed"] == done_before
     assert json.loads(out.read_text())["images"] == results["images"]
 
-    # The default policy, from the same partial results: no box on a frame called empty.
+    # The default policy, from the same partial results: boxes on animal frames only.
     gated = _score(args[:-1])
     assert gated["scored"] == 0 and gated["resumed"] == 6
     for record in json.loads(out.read_text())["images"]:
         before = by_path[record["path"]]
         assert record["verdict"] == before["verdict"]
-        assert record["boxes"] == ([] if record["verdict"] == "empty" else before["boxes"])
+        assert record["boxes"] == (before["boxes"] if record["verdict"] == "animal" else [])
     assert gated["suppressed_boxes"] == sum(
-        len(r["boxes"]) for r in by_path.values() if r["verdict"] == "empty"
+        len(r["boxes"]) for r in by_path.values() if r["verdict"] != "animal"
     )
 
 
@@ -160,9 +162,10 @@ def test_score_with_classifier_only(tmp_path, classifier_dir, sd_card):
             out=str(tmp_path / "r.json"),
             classifier=str(classifier_dir),
             use_detector=False,
+            proposals=False,
         )
     )
-    assert result.scored == 6 and result.detector is None
+    assert result.scored == 6 and result.detector is None and result.proposer is None
     records = json.loads((tmp_path / "r.json").read_text())["images"]
     assert all("boxes" not in r and "probability" in r for r in records)
 

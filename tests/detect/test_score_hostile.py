@@ -95,6 +95,7 @@ def test_score_lists_skipped_entries_and_scores_an_elongated_frame(
 
 
 def test_a_model_failure_on_one_image_is_recorded_and_the_batch_goes_on():
+    from nolabel.components.detect.evidence import FrameModels
     from nolabel.components.detect.score import Decoded, _score_safely
 
     class Picky:
@@ -106,10 +107,10 @@ def test_a_model_failure_on_one_image_is_recorded_and_the_batch_goes_on():
             return [{"boxes": np.zeros((0, 4)), "scores": np.zeros(0)} for _ in arrays]
 
     batch = [
-        (name, Decoded(np.zeros((8, width, 3), np.uint8), (width, 8)))
+        (name, Decoded(np.zeros((8, width, 3), np.uint8), (width, 8)), None)
         for name, width in (("a", 10), ("wide", 500), ("b", 20))
     ]
-    records = _score_safely(batch, None, Picky(), 0.3)
+    records = _score_safely(batch, FrameModels(detector=Picky()), 0.3)
     assert [r["path"] for r in records] == ["a", "wide", "b"]
     assert "error" not in records[0] and "error" not in records[2]
     assert records[1]["error"] == "model_error"

@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nolabel.components.common.settings import Settings
+from nolabel.components.proposals.proposer import Proposals
 from nolabel.components.serve.app import create_app
-from nolabel.components.serve.models import CLASSIFIER, DETECTOR, ModelManager
+from nolabel.components.serve.models import CLASSIFIER, DETECTOR, PROPOSER, ModelManager
 from nolabel.components.serve.settings import ServeSettings
 
 
@@ -68,6 +69,21 @@ class BrightBoxDetector:
         return results
 
 
+class RedBlobProposer:
+    """Proposes the red pixels' bounding box as an animal (COCO 15, "cat") scoring 0.6."""
+
+    name, version, min_side = "test-proposer", "1", None
+
+    def propose(self, image) -> Proposals:
+        array = np.asarray(image, dtype=int)
+        red = (array[..., 0] > 150) & (array[..., 1] < 100)
+        if not red.any():
+            return Proposals()
+        ys, xs = np.nonzero(red)
+        box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+        return Proposals(box, np.array([0.6], np.float32), np.array([15]), ["animal"])
+
+
 def image_bytes(
     width: int = 64, height: int = 48, fmt: str = "JPEG", square: tuple | None = None
 ) -> bytes:
@@ -112,7 +128,12 @@ def fake_loaders(created: list | None = None) -> dict[str, Callable[[str], objec
             created.append((DETECTOR, uri))
         return model
 
-    return {CLASSIFIER: classifier, DETECTOR: detector}
+    def proposer(uri: str):
+        if created is not None:
+            created.append((PROPOSER, uri))
+        return RedBlobProposer()
+
+    return {CLASSIFIER: classifier, DETECTOR: detector, PROPOSER: proposer}
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.conftest import FETCHED_WEIGHTS
+
 SIZE = 64
 
 
@@ -141,6 +143,7 @@ def running_server(trained: TrainedModels, log: Path, env: dict[str, str] | None
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("NOLABEL_")}
     full_env.update(
         NOLABEL_HOME=str(trained.home),
+        NOLABEL_WEIGHTS_DIR=str(FETCHED_WEIGHTS),
         NOLABEL_SERVE_REQUIRE_DETECTOR="false" if trained.detector_version is None else "true",
         PYTHONUNBUFFERED="1",
         **(env or {}),

@@ -55,9 +55,7 @@ def test_readyz_is_503_until_models_exist(make_client, registry):
 
 def test_predict_multipart_returns_probability_and_boxes_in_original_pixels(client):
     data = image_bytes(200, 100, square=(40, 20, 120, 80))
-    response = client.post(
-        "/v1/predict?boxes_on_empty=true", files={"file": ("lion.jpg", data, "image/jpeg")}
-    )
+    response = client.post("/v1/predict", files={"file": ("lion.jpg", data, "image/jpeg")})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["width"] == 200 and body["height"] == 100
@@ -70,44 +68,48 @@ def test_predict_multipart_returns_probability_and_boxes_in_original_pixels(clie
     }
     assert body["latency_ms"] > 0
     assert body["request_id"] == response.headers["x-request-id"]
-    assert body["verdict"] == "empty"  # the square is too small to make the image positive…
-    top, clipped = body["boxes"]  # …but boxes_on_empty asks for the detector's boxes anyway
-    p = body["probability"]
-    assert top["label"] == "lion" and top["detector_score"] == pytest.approx(0.9)
-    assert top["score"] == pytest.approx((0.9 * p) ** 0.5)  # detector × classifier
-    # The red square (JPEG edges blur by a pixel or two).
+    # The square is too small to make the whole image positive, but its crop is: the detector
+    # and the proposal agree on it, so it is one sure box (the stray 0.1 box is not kept).
+    assert not body["is_positive"] and body["verdict"] == "animal"
+    (top,) = body["boxes"]
+    assert top["label"] == "lion" and set(top["sources"]) == {"detector", "proposal"}
+    assert top["crop_probability"] > body["probability"]
+    assert top["score"] == pytest.approx(
+        1 - (1 - top["sources"]["detector"]) * (1 - top["sources"]["proposal"]), abs=1e-3
+    )
+    assert body["animal_score"] == pytest.approx(top["score"]) and body["others"] == []
+    # The red square (JPEG edges blur by a pixel or two): the proposal draws the box.
     assert top["x1"] == pytest.approx(40, abs=3) and top["x2"] == pytest.approx(120, abs=3)
     assert top["y1"] == pytest.approx(20, abs=3) and top["y2"] == pytest.approx(80, abs=3)
-    assert clipped == {
-        "x1": 0, "y1": 0, "x2": 3, "y2": 3, "score": pytest.approx((0.1 * p) ** 0.5),
-        "detector_score": 0.1, "label": "lion",
-    }  # fmt: skip
 
 
-def test_predict_gives_no_box_on_an_image_the_classifier_calls_empty(client):
-    grey = client.post("/v1/predict", content=image_bytes(200, 100, square=(40, 20, 120, 80)),
+def test_predict_gives_no_box_where_the_evidence_is_weak(client):
+    grey = client.post("/v1/predict", content=image_bytes(200, 100, square=(0, 0, 0, 0)),
                        headers={"Content-Type": "image/jpeg"}).json()  # fmt: skip
     assert not grey["is_positive"] and grey["verdict"] == "empty" and grey["boxes"] == []
-    red = client.post("/v1/predict", content=image_bytes(200, 100, square=(0, 0, 180, 100)),
-                      headers={"Content-Type": "image/jpeg"}).json()  # fmt: skip
-    assert red["is_positive"] and red["verdict"] == "animal" and red["boxes"]
-    assert red["boxes"][0]["score"] == pytest.approx((0.9 * red["probability"]) ** 0.5)
+    assert grey["animal_score"] == 0.0
+    # A tiny red square: its crop is judged, but the evidence stays under the frame gate.
+    faint = image_bytes(200, 100, square=(190, 90, 193, 93))
+    weak = client.post("/v1/predict", content=faint, headers={"Content-Type": "image/jpeg"})
+    body = weak.json()
+    assert body["verdict"] != "animal" and body["boxes"] == [] and body["animal_score"] < 0.9
+    shown = client.post(
+        "/v1/predict?boxes_on_empty=true&frame_gate=1", content=image_bytes(200, 100),
+        headers={"Content-Type": "image/jpeg"},
+    ).json()  # fmt: skip
+    assert shown["verdict"] != "animal" and shown["boxes"]
 
 
 def test_predict_raw_body_and_box_filters(client):
-    data = image_bytes(64, 64, fmt="PNG")
+    data = image_bytes(64, 64, fmt="PNG", square=(8, 8, 56, 56))
     response = client.post(
-        "/v1/predict?min_score=0.5&boxes_on_empty=true",
-        content=data,
-        headers={"Content-Type": "image/png"},
+        "/v1/predict?min_score=0.5", content=data, headers={"Content-Type": "image/png"}
     )
     assert response.status_code == 200, response.text
-    assert [b["detector_score"] for b in response.json()["boxes"]] == [0.9]
-    # An image whose best detector box misses the gate gets no box at all.
+    assert [set(b["sources"]) for b in response.json()["boxes"]] == [{"detector", "proposal"}]
+    # The same image under a gate no box reaches: no animal image, no box.
     gated = client.post(
-        "/v1/predict?min_score=0&boxes_on_empty=true&detector_gate=0.95",
-        content=data,
-        headers={"Content-Type": "image/png"},
+        "/v1/predict?min_score=0&frame_gate=1", content=data, headers={"Content-Type": "image/png"}
     )
     assert gated.status_code == 200 and gated.json()["boxes"] == []
     none = client.post(
@@ -289,7 +291,7 @@ def test_large_jpeg_is_decoded_reduced_and_boxes_come_back_in_full_pixels(make_c
         image_size = 64
 
     loaders = {CLASSIFIER: lambda uri: SizedClassifier("3"), DETECTOR: lambda uri: SizedDetector()}
-    client = make_client(loaders=loaders)
+    client = make_client(loaders=loaders, serve={"proposals": False})
     data = image_bytes(1600, 1200, square=(400, 300, 800, 600))
 
     response = client.post(
@@ -298,7 +300,7 @@ def test_large_jpeg_is_decoded_reduced_and_boxes_come_back_in_full_pixels(make_c
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["width"], body["height"]) == (1600, 1200)
-    height, width, _ = seen[-1]
+    height, width, _ = seen[0]  # the whole frame (the crops of its boxes come after)
     assert min(height, width) >= 64 and width <= 800  # reduced, never below the detector's 64
     top = body["boxes"][0]
     tolerance = 3 * 1600 / width  # a few reduced pixels

@@ -6,7 +6,7 @@ import threading
 import time
 
 from nolabel.components.common.settings import Settings
-from nolabel.components.serve.models import CLASSIFIER, DETECTOR, ModelManager
+from nolabel.components.serve.models import CLASSIFIER, DETECTOR, PROPOSER, ModelManager
 from nolabel.components.serve.settings import ServeSettings
 from tests.serve.conftest import RednessClassifier, fake_loaders, image_bytes
 
@@ -49,7 +49,7 @@ def test_configured_uris_win_over_the_registry(registry, tmp_path):
 def test_nothing_registered_is_not_ready_but_keeps_checking(registry):
     registry.aliases.clear()
     manager = manager_for(registry)
-    assert manager.refresh() == []
+    assert manager.refresh() == [PROPOSER]  # the fetched weights need no registry
     assert not manager.ready()
     status = manager.status()
     assert (
