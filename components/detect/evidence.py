@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from nolabel.components.common.images import to_full_pixels
+from nolabel.components.proposals.decode import box_iou
 
 CROP_PADDING = 0.15  # context around a candidate, × its longer side, each way
 MIN_CROP_SIDE = 32  # pixels of the decoded frame
-CROPS_PER_SOURCE = 3  # the strongest candidates of each source get a crop judged
+CROPS_PER_SOURCE = 2  # the strongest candidates of each source get a crop judged
+SAME_CROP_IOU = 0.8  # candidates overlapping this much share one judged crop
 PROPOSAL_FLOOR = 0.05  # weaker proposals are not kept
 OTHER_FLOOR = 0.3  # person / vehicle proposals kept from this score
 ROUND = 4
@@ -74,12 +76,23 @@ def analyse(
     ``change_boxes``); ``changes``: each frame's :class:`ChangeBox` list (full pixels)."""
     classifier, detector, proposer = models.classifier, models.detector, models.proposer
     records: list[dict[str, Any]] = [{} for _ in arrays]
-    crops: list[tuple[dict, np.ndarray]] = []
+    crops: list[tuple[list[dict], np.ndarray]] = []
+    seen: dict[int, list[tuple[np.ndarray, list[dict]]]] = {}  # per frame: box, its items
 
     def judge(item: dict, array: np.ndarray, bbox) -> None:
-        piece = crop_square(array, bbox) if classifier is not None else None
+        """Queue the crop of ``bbox`` for the classifier (one crop for near-identical boxes)."""
+        if classifier is None:
+            return
+        box = np.asarray(bbox, dtype=float)
+        for other, items in seen.setdefault(id(array), []):
+            if box_iou(other, box[None])[0] >= SAME_CROP_IOU:
+                items.append(item)
+                return
+        piece = crop_square(array, box)
         if piece is not None:
-            crops.append((item, piece))
+            items = [item]
+            seen[id(array)].append((box, items))
+            crops.append((items, piece))
 
     if classifier is not None:
         for record, p in zip(records, classifier.predict_proba(arrays), strict=True):
@@ -110,9 +123,10 @@ def analyse(
             if len(record["change_boxes"]) <= CROPS_PER_SOURCE:
                 judge(item, array, _to_array_pixels(region.bbox, array, size))
     if crops:
-        judged = classifier.predict_proba([piece for _, piece in crops])
-        for (item, _), q in zip(crops, judged, strict=True):
-            item["crop_probability"] = round(float(q), ROUND)
+        probabilities = classifier.predict_proba([piece for _, piece in crops])
+        for (items, _), q in zip(crops, probabilities, strict=True):
+            for item in items:
+                item["crop_probability"] = round(float(q), ROUND)
     return records
 
 
