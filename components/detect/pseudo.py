@@ -1,26 +1,34 @@
-"""Pseudo-boxes on the user's frames: what moves within a burst the classifier calls positive.
+"""Pseudo-boxes on the user's frames: the animals the method is sure of, no label needed.
 
 The web photos teach the detector what the object looks like, but not how it looks on the
-user's cameras: small, far, at night, cut off. Camera traps shoot bursts, and within a burst the
-scene stands still while the animal moves (:mod:`nolabel.components.common.change`). On the
-``--target`` frames:
+user's cameras: small, far, at night, cut off. Two ways to box the ``--target`` frames:
 
-- frames are grouped into bursts (EXIF time or shared name prefix, as ``score`` does);
-- a burst counts only if the classifier's burst probability reaches its threshold;
-- a frame of such a burst whose strongest change scores at least ``min_change`` is kept, with
-  every changed region scoring at least ``RELATIVE_CUT`` × the strongest as a box.
+- ``fused`` (default): the frames are scored as ``nolabel score`` scores them, without a
+  detector: the COCO detector's animal proposals and, within bursts, the regions that changed,
+  each judged by the classifier on its crop and fused one box per animal
+  (:mod:`nolabel.components.detect.policy`). Every frame the policy calls ``animal`` (its best box
+  reaches the frame gate, or the burst gate within a burst holding such a frame) is
+  pseudo-boxed with its kept boxes: single photos too, not only bursts.
+- ``change``: only what moves within a burst the classifier calls positive
+  (:mod:`nolabel.components.common.change`): a burst counts if the classifier's burst
+  probability reaches its threshold; a frame of it whose strongest change scores at least
+  ``min_change`` is kept, with every region scoring at least ``RELATIVE_CUT`` × the strongest as
+  a box. Frames without a burst (or with too few frames) give nothing.
 
-No human label is used. Frames without a burst (or with too few frames) give no pseudo-box.
+No human label is used either way.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from nolabel.components.common.bursts import burst_keys, burst_probability
 from nolabel.components.common.change import change_boxes
+from nolabel.components.detect.contract import ScoreParams
+from nolabel.components.detect.score import run_score
 
 RELATIVE_CUT = 0.5  # a second region must change at least half as much as the strongest
 MIN_BOX_SIDE = 8.0  # pixels
@@ -87,3 +95,50 @@ def change_pseudo_boxes(
                      "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0}
                 )  # fmt: skip
     return {"images": images, "annotations": annotations}
+
+
+def fused_pseudo_boxes(
+    target: Path,
+    classifier: str | None,
+    work: Path,
+    *,
+    bursts: str = "auto",
+    burst_gap: float = 10.0,
+) -> tuple[dict[str, Any], list[tuple[Path, float]], dict[str, float], float]:
+    """``score`` without a detector on the ``target`` frames: a COCO dict (absolute file names,
+    category 1) of the frames it calls ``animal`` with their boxes; every frame ranked by the
+    whole-frame probability (least likely first); each frame's ``animal_score``; the threshold."""
+    root = Path(target).expanduser()
+    out = work / "target-scores.json"
+    run_score(
+        ScoreParams(
+            images=str(root), out=str(out), classifier=classifier, use_detector=False,
+            bursts=bursts, burst_gap=burst_gap, resume=False,
+        )
+    )  # fmt: skip
+    results = json.loads(out.read_text(encoding="utf-8"))
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for record in results["images"]:
+        if record["verdict"] != "animal" or not record.get("boxes"):
+            continue
+        image_id = len(images) + 1
+        width, height = record["width"], record["height"]
+        images.append({"id": image_id, "file_name": str(root / record["path"]),
+                       "width": width, "height": height})  # fmt: skip
+        for box in record["boxes"]:
+            x1, y1, x2, y2 = box["bbox"]
+            w, h = min(x2, width) - x1, min(y2, height) - y1
+            if min(w, h) >= MIN_BOX_SIDE:
+                annotations.append(
+                    {"id": len(annotations) + 1, "image_id": image_id, "category_id": 1,
+                     "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0}
+                )  # fmt: skip
+    boxed = {a["image_id"] for a in annotations}
+    coco = {"images": [i for i in images if i["id"] in boxed], "annotations": annotations}
+    ranked = sorted(
+        ((root / r["path"], float(r["probability"])) for r in results["images"]),
+        key=lambda item: item[1],
+    )
+    scores = {str(root / r["path"]): float(r.get("animal_score", 0.0)) for r in results["images"]}
+    return coco, ranked, scores, float(results["threshold"])

@@ -9,6 +9,7 @@ from typing import Any
 
 from nolabel.components.common import tracking
 from nolabel.components.common.coco import save_coco, score_boxes
+from nolabel.components.common.defaults import DEFAULT_BURST_GATE
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import CANDIDATE
 from nolabel.components.common.owners import owned_dir
@@ -36,7 +37,7 @@ from nolabel.components.detect.predictor import (
     Detector,
     find_model_files,
 )
-from nolabel.components.detect.pseudo import change_pseudo_boxes
+from nolabel.components.detect.pseudo import change_pseudo_boxes, fused_pseudo_boxes
 from nolabel.components.detect.target import confident_empty, merge_coco, paste_objects, rank_frames
 from nolabel.components.transfer.classifier import load_classifier
 
@@ -66,25 +67,31 @@ def score_against(
     return metrics
 
 
-def from_target(params: DetectTrainParams) -> tuple[list[Path], dict[str, Any]]:
-    """The --target frames the classifier is most sure hold no object (negatives), and the
-    pseudo-boxed frames of its positive bursts (COCO; never also a negative)."""
-
-    classifier = load_classifier(params.classifier)
-    ranked = rank_frames(params.target, classifier)
-    pseudo: dict[str, Any] = {"images": [], "annotations": []}
+def from_target(params: DetectTrainParams, work: Path) -> tuple[list[Path], dict[str, Any]]:
+    """The --target frames sure to hold no object (negatives), and the pseudo-boxed frames
+    (COCO; never also a negative): see :mod:`nolabel.components.detect.pseudo`."""
+    evidence: dict[str, float] = {}
+    if params.target_boxes == "fused":
+        pseudo, ranked, evidence, threshold = fused_pseudo_boxes(
+            Path(params.target), params.classifier, work, bursts=params.bursts,
+            burst_gap=params.burst_gap,
+        )  # fmt: skip
+    else:
+        classifier = load_classifier(params.classifier)
+        ranked, threshold = rank_frames(params.target, classifier), classifier.threshold
+        pseudo = {"images": [], "annotations": []}
     if params.target_boxes == "change":
         pseudo = change_pseudo_boxes(
-            Path(params.target),
-            ranked,
-            classifier.threshold,
-            min_change=params.target_min_change,
-            bursts=params.bursts,
-            burst_gap=params.burst_gap,
-        )
+            Path(params.target), ranked, threshold, min_change=params.target_min_change,
+            bursts=params.bursts, burst_gap=params.burst_gap,
+        )  # fmt: skip
     boxed = {img["file_name"] for img in pseudo["images"]}
-    empties = confident_empty(ranked, classifier.threshold, params.target_empty_share)
-    return [path for path in empties if str(path) not in boxed], pseudo
+    empties = confident_empty(ranked, threshold, params.target_empty_share)
+    return [
+        path
+        for path in empties
+        if str(path) not in boxed and evidence.get(str(path), 0.0) < DEFAULT_BURST_GATE
+    ], pseudo
 
 
 def run(params: DetectTrainParams) -> DetectTrainResult:
@@ -120,7 +127,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
             negatives = negative_images(params.negatives, limit, params.seed)
         pseudo_boxed = 0
         if params.target:
-            target_negatives, pseudo = from_target(params)
+            target_negatives, pseudo = from_target(params, work)
             negatives += target_negatives
             pseudo_boxed = len(pseudo["images"])
             train_coco = merge_coco(train_coco, {**pseudo, "categories": train_coco["categories"]})

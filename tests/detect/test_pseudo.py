@@ -61,14 +61,15 @@ def test_pseudo_boxed_frames_join_training_and_are_never_also_negatives(tmp_path
     monkeypatch.setattr(step, "load_classifier", lambda uri: Classifier())
     monkeypatch.setattr(step, "rank_frames", lambda target, classifier: ranked)
     params = DetectTrainParams(
-        boxes="b.json", target=str(card), classifier="c", target_empty_share=1.0
-    )
-    negatives, pseudo = step.from_target(params)
+        boxes="b.json", target=str(card), classifier="c", target_empty_share=1.0,
+        target_boxes="change",
+    )  # fmt: skip
+    negatives, pseudo = step.from_target(params, tmp_path)
     walking = {str(p) for p in (card / "walk").glob("*.jpg")}
     assert {img["file_name"] for img in pseudo["images"]} == walking
     assert {str(p) for p in negatives} == {str(p) for p, q in ranked if q < 0.1}
     none_params = params.model_copy(update={"target_boxes": "none"})
-    negatives, pseudo = step.from_target(none_params)
+    negatives, pseudo = step.from_target(none_params, tmp_path)
     assert pseudo["images"] == [] and len(negatives) == 6  # 4 still + 1 single + 1 walking
 
 
@@ -90,7 +91,7 @@ def test_detect_train_learns_from_the_pseudo_boxed_target_frames(tmp_path, monke
             DetectTrainParams(
                 boxes=str(boxes), epochs=1, image_size=64, batch_size=4, overlays=0,
                 register_model=False, target=str(card), classifier="c",
-                target_empty_share=0.5,
+                target_empty_share=0.5, target_boxes="change",
             )
         )  # fmt: skip
     assert result.pseudo_boxed_images == 4  # the walking burst

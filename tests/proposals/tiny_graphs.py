@@ -133,9 +133,10 @@ def mixed_graph(seed: int = 0, quantize: str = "float16") -> GraphWriter:
     return g
 
 
-def blob_centernet(side: int = 64) -> GraphWriter:
+def blob_centernet(side: int = 64, half: float = 8.0) -> GraphWriter:
     """A CenterNet-shaped detector that finds bright blobs: keypoints ``[1, h/4, w/4, 80]``
-    high where a 4×4 cell is bright (class 15, "cat", an animal) and boxes of ±8 pixels."""
+    high where a 4×4 cell is bright (class 15, "cat", an animal) and boxes of ±``half`` network
+    pixels."""
     g = GraphWriter([1, side, side, 3], "tower_0/images")
     g.op("pool", "AvgPool", ["tower_0/images"], ksize=_ints([1, 4, 4, 1]),
          strides=_ints([1, 4, 4, 1]), padding=_s("VALID"), data_format=_s("NHWC"))  # fmt: skip
@@ -147,7 +148,7 @@ def blob_centernet(side: int = 64) -> GraphWriter:
     g.op("logits", "_FusedConv2D", ["pool", k, b], **conv_attrs(fused=("BiasAdd",)))
     g.op("tower_0/keypoints", "Sigmoid", ["logits"])
     k_wh = g.const("k_wh", np.zeros((1, 1, 3, 4), np.float32), None)
-    b_wh = g.const("b_wh", np.full(4, 8.0, np.float32), None)
+    b_wh = g.const("b_wh", np.full(4, half, np.float32), None)
     g.op("tower_0/wh", "_FusedConv2D", ["pool", k_wh, b_wh], **conv_attrs(fused=("BiasAdd",)))
     return g
 
@@ -161,4 +162,25 @@ def tarball(path: Path, graphs: dict[str, GraphWriter], outputs: dict[str, list[
                 info = tarfile.TarInfo(f"package/models/{member}")
                 info.size = len(data)
                 archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def install_blob_proposer(
+    folder: Path, name: str = "centernet-mobilenetv3-512-coco", half: float = 8.0
+) -> Path:
+    """The blob detector (boxes ±``half`` network pixels), converted, in ``folder`` under the
+    name of catalogue entry ``name`` (with its record): point ``NOLABEL_WEIGHTS_DIR`` at
+    ``folder`` to make it the proposer."""
+    import onnx
+
+    from nolabel.components.proposals.tfjs import read_graph_model
+    from nolabel.components.proposals.tfjs_onnx import convert
+    from nolabel.components.proposals.weights import CATALOGUE, sha256_of
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model_json, shards = blob_centernet(half=half).files(["tower_0/keypoints", "tower_0/wh"])
+    path = folder / CATALOGUE[name].filename
+    onnx.save(convert(read_graph_model(model_json, shards), dynamic_axes={1: "h", 2: "w"}), path)
+    record = {"name": name, "file": path.name, "sha256": sha256_of(path), "origin": "tests"}
+    path.with_suffix(".json").write_text(json.dumps(record))
     return path
