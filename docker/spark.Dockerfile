@@ -23,6 +23,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 COPY docker/local/ /opt/local/
 RUN find /opt/local/certs -name "*.crt" -exec cp {} /usr/local/share/ca-certificates/ ";" \
     && update-ca-certificates > /dev/null
+# The converted COCO detectors LIME chooses among (`make docker-local` copies them here).
+RUN mkdir -p /opt/weights && if [ -d /opt/local/weights ]; then cp -r /opt/local/weights/. /opt/weights/; fi
 RUN python -m venv /opt/venv \
     && pip install "pip>=24" "setuptools>=77.0.3,<82" "wheel>=0.43"
 ARG TORCH_VERSION=2.13.0
@@ -53,7 +55,8 @@ ENV JAVA_HOME=/opt/java/openjdk \
     HOME=/home/nolabel \
     XDG_CACHE_HOME=/tmp/.cache \
     MPLCONFIGDIR=/tmp/matplotlib \
-    NOLABEL_HOME=/var/lib/nolabel
+    NOLABEL_HOME=/var/lib/nolabel \
+    NOLABEL_WEIGHTS_DIR=/opt/nolabel/weights
 # procps: Spark's launch scripts call `ps`.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends procps \
@@ -65,6 +68,7 @@ RUN apt-get update \
     && chown 10001:10001 /var/lib/nolabel
 COPY --from=jre /opt/java/openjdk /opt/java/openjdk
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/weights /opt/nolabel/weights
 RUN java -version \
     && python -m nolabel.components.transfer --help > /dev/null \
     && python -m nolabel.components.lime --help > /dev/null

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from nolabel.components.common.contracts import Contract, Step
+from nolabel.components.common.defaults import DEFAULT_PROPOSER
 
 
 class LimeParams(Contract):
@@ -72,6 +73,12 @@ class ExplainParams(Contract):
     localizer: Literal["lime", "gradcam"] = Field(
         "lime", description="lime (perturbations) or gradcam (one forward pass, ~100× faster)."
     )
+    proposals: bool = Field(
+        True,
+        description="The localizer's heat map chooses among a COCO detector's animal proposals "
+        "(`nolabel weights fetch` first); its own box where none holds its evidence.",
+    )
+    proposer: str = Field(DEFAULT_PROPOSER, description="Which COCO detector proposes animals.")
     lime: LimeParams = Field(default_factory=LimeParams, description="Every LIME knob.")
 
 

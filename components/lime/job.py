@@ -21,7 +21,9 @@ from pydantic import BaseModel
 from nolabel.components.common.images import ImageError, decode_image, to_array
 from nolabel.components.common.spark import get_spark
 from nolabel.components.common.store import open_store
-from nolabel.components.lime.explain import LimeParams, explain_image
+from nolabel.components.lime.boxes import select_superpixels
+from nolabel.components.lime.explain import Explanation, LimeParams, explain_image
+from nolabel.components.lime.proposals import cached_proposer, choose_proposals
 from nolabel.components.transfer.classifier import load_classifier
 
 RECORD_SCHEMA = "file_name string, sha256 string, record string"
@@ -38,6 +40,7 @@ class JobConfig(BaseModel):
     explain_all: bool = False
     parts_prefix: str
     max_pixels: int = 50_000_000
+    proposer: str | None = None  # weights file of the animal proposer LIME chooses among
 
 
 def image_seed(base_seed: int, sha256: str) -> int:
@@ -59,6 +62,14 @@ def classifier_score_fn(classifier):
         return np.asarray(classifier.predict_proba(batch), dtype=float).reshape(-1)
 
     return score
+
+
+def object_mask(explanation: Explanation, lime: LimeParams) -> np.ndarray:
+    """LIME's object pixels (the chosen superpixels) on the image's pixel grid."""
+    chosen = select_superpixels(
+        explanation.weights, lime.coverage, lime.weight_floor, lime.box_rule, lime.box_cut
+    )
+    return chosen[explanation.segments]
 
 
 def _load_bytes(task: dict[str, Any], store) -> bytes:
@@ -102,6 +113,13 @@ def process_task(task: dict[str, Any], classifier, config: JobConfig, store) -> 
                 score_fn = classifier_score_fn(classifier)
                 explanation = explain_image(image, score_fn, config.lime, seed)
             record.update(status="explained", seed=seed, **explanation.to_record())
+            if config.proposer:
+                chosen = choose_proposals(
+                    image, explanation.heatmap, object_mask(explanation, config.lime),
+                    cached_proposer(config.proposer),
+                )  # fmt: skip
+                if chosen is not None:
+                    record.update(lime_boxes=record["boxes"], boxes=chosen)
     record["seconds"] = round(time.perf_counter() - started, 4)
     key = f"{config.parts_prefix}/{task['sha256']}.json"
     store.put_bytes(key, json.dumps(record).encode(), "application/json")

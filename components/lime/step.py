@@ -20,6 +20,7 @@ from nolabel.components.lime.contract import ExplainParams, ExplainResult
 from nolabel.components.lime.explain import LimeParams, explain_image
 from nolabel.components.lime.job import JobConfig, classifier_score_fn, run_tasks, run_tasks_spark
 from nolabel.components.lime.outputs import coco_from_records, write_outputs
+from nolabel.components.proposals.weights import weights_path
 from nolabel.components.transfer.classifier import load_classifier
 
 
@@ -68,6 +69,7 @@ def _fingerprint(model_id: str, params: ExplainParams) -> str:
             "localizer": params.localizer,
             "threshold": params.threshold,
             "all": params.explain_all,
+            "proposer": params.proposer if params.proposals else None,
         },
         sort_keys=True,
     )
@@ -108,6 +110,7 @@ def run(params: ExplainParams) -> ExplainResult:
         explain_all=params.explain_all,
         parts_prefix=f"{base_prefix}/parts/{_fingerprint(model_id, params)}",
         max_pixels=settings.max_image_pixels,
+        proposer=str(weights_path(params.proposer)) if params.proposals else None,
     )
     reused, todo = _reuse(store, config.parts_prefix, tasks)
     sys.stderr.write(f"explain: {len(tasks)} images, {len(reused)} already done\n")
