@@ -23,10 +23,10 @@ def sort(
     into: Path = typer.Option(..., "--into", help="Folder for animal/, empty/ and review/."),
     mode: str = typer.Option("link", "--mode", help="link (symbolic), hardlink or copy."),
     animal_at: float | None = typer.Option(
-        None, "--animal-at", help="Frame probability for animal/ (default: the threshold)."
+        None, "--animal-at", help="Animal frames whose evidence is under this go to review/."
     ),
     empty_below: float | None = typer.Option(
-        None, "--empty-below", help="Frame and burst below this: empty/ (default: threshold/2)."
+        None, "--empty-below", help="Empty frames whose evidence reaches this go to review/."
     ),
     images: Path | None = IMAGES,
 ) -> None:

@@ -1,9 +1,11 @@
 """MegaDetector batch-output format 1.6 (https://lila.science/megadetector-output-format), read by
 Timelapse, AddaxAI and MegaDetector's postprocessing tools.
 
-Detections are the boxes ``score`` kept (policy applied: none on frames called empty); ``conf``
-is the box score (detector × classifier evidence), ``bbox`` ``[x_min, y_min, width, height]``
-normalised to [0, 1]; each detection carries the classifier's probability as its
+Detections are the boxes ``score`` kept (policy applied: none on a frame that is not an animal
+frame), category ``1`` animal, ``conf`` the fused box score; people and vehicles the COCO
+detector saw are categories ``2`` and ``3`` (``conf`` its own score), as MegaDetector reports
+them. ``bbox`` ``[x_min, y_min, width, height]`` normalised to [0, 1]; each animal detection
+carries the classifier's probability on its crop (else on the whole frame) as its
 ``classifications``. A frame that could not be scored has ``failure`` and ``detections: null``.
 """
 
@@ -16,6 +18,7 @@ from nolabel.components.results.records import ScoreResults
 
 FORMAT_VERSION = "1.6"
 ANIMAL_CATEGORY = "1"  # "0" is informally reserved for "empty"
+OTHER_CATEGORIES = {"person": "2", "vehicle": "3"}
 CLASS_CATEGORY = "1"
 
 
@@ -40,11 +43,19 @@ def _image_entry(record: dict[str, Any]) -> dict[str, Any]:
             "conf": round(float(box["score"]), 4),
             "bbox": _normalised(box["bbox"], width, height),
         }
-        if "probability" in record:
-            detection["classifications"] = [
-                [CLASS_CATEGORY, round(float(record["probability"]), 4)]
-            ]
+        probability = box.get("crop_probability", record.get("probability"))
+        if probability is not None:
+            detection["classifications"] = [[CLASS_CATEGORY, round(float(probability), 4)]]
         detections.append(detection)
+    for other in record.get("others", []):
+        if other.get("category") in OTHER_CATEGORIES:
+            detections.append(
+                {
+                    "category": OTHER_CATEGORIES[other["category"]],
+                    "conf": round(float(other["score"]), 4),
+                    "bbox": _normalised(other["bbox"], width, height),
+                }
+            )
     detections.sort(key=lambda d: -d["conf"])
     return {"file": record["path"], "detections": detections, "failure": None}
 
@@ -64,7 +75,10 @@ def to_megadetector(results: ScoreResults) -> dict[str, Any]:
     }
     document: dict[str, Any] = {
         "info": info,
-        "detection_categories": {ANIMAL_CATEGORY: "animal"},
+        "detection_categories": {
+            ANIMAL_CATEGORY: "animal",
+            **{v: k for k, v in OTHER_CATEGORIES.items()},
+        },
         "images": [_image_entry(r) for r in results.images],
     }
     if models.get("classifier"):

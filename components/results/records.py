@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nolabel.components.common.defaults import VERDICTS
 from nolabel.components.common.errors import InputError
-from nolabel.components.detect.policy import VERDICTS
 
 
 @dataclass
@@ -29,7 +29,10 @@ class ScoreResults:
         return self.root / record["path"]
 
     def evidence(self, record: dict[str, Any]) -> float | None:
-        """The larger of the frame's and its burst's probability (None without a classifier)."""
+        """The frame's ``animal_score`` (its best fused box), else the larger of its and its
+        burst's probability; None when neither was scored."""
+        if "animal_score" in record:
+            return float(record["animal_score"])
         if "probability" not in record:
             return None
         return max(float(record["probability"]), float(record.get("burst_probability") or 0.0))

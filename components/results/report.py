@@ -104,6 +104,8 @@ def _frame_html(record: dict[str, Any], src: str, heatmap: str | None) -> str:
     facts = [html.escape(record["path"]), record["verdict"]]
     if p is not None:
         facts.append(f"p {p:.3f}, burst {record.get('burst_probability', p):.3f}")
+    if record.get("animal_score") is not None:
+        facts.append(f"animal score {record['animal_score']:.2f}")
     if record.get("boxes"):
         facts.append(f"{len(record['boxes'])} box(es), best {record['boxes'][0]['score']:.2f}")
     heat = f'<img class="heat" alt="" src="{heatmap}">' if heatmap else ""

@@ -1,11 +1,14 @@
 """``nolabel sort``: links (or copies) of the scored frames in ``animal/``, ``empty/`` and
 ``review/``, keeping the sub-folders; the originals never move.
 
-A frame goes to ``animal/`` when its probability reaches ``animal_at`` (default: the classifier's
-threshold), to ``empty/`` when neither it nor its burst reaches ``empty_below`` (default: half
-the threshold), and to ``review/`` otherwise — weak frames of a positive burst, the uncertain
-band, and frames that could not be scored. Without a classifier a kept box means ``animal``.
-A re-run first removes what the previous run put there (listed in ``.nolabel-sort.json``).
+Frames follow their verdict, as the CSVs, the report and the MegaDetector file do: ``animal``
+to ``animal/``, ``candidate`` (a weaker view in a burst holding an animal frame, or weak
+evidence) to ``review/``, ``empty`` to ``empty/``; files that could not be scored to ``review/``.
+``animal_at`` and ``empty_below`` only make it more cautious: an ``animal`` frame whose evidence
+(``animal_score``, else the larger of its and its burst's probability) is under ``animal_at``,
+and an ``empty`` one whose evidence reaches ``empty_below``, go to ``review/``. A frame of a
+burst with an animal frame never lands in ``empty/``. A re-run first removes what the previous
+run put there (listed in ``.nolabel-sort.json``).
 """
 
 from __future__ import annotations
@@ -21,20 +24,27 @@ from nolabel.components.common.errors import InputError
 from nolabel.components.results.records import ScoreResults
 
 FOLDERS = ("animal", "empty", "review")
+VERDICT_FOLDERS = {"animal": "animal", "candidate": "review", "empty": "empty"}
 MANIFEST = ".nolabel-sort.json"
 SortMode = Literal["link", "copy", "hardlink"]
 
 
 def folder_for(
-    results: ScoreResults, record: dict[str, Any], animal_at: float, empty_below: float
+    results: ScoreResults,
+    record: dict[str, Any],
+    animal_at: float | None = None,
+    empty_below: float | None = None,
 ) -> str:
-    """``animal``, ``empty`` or ``review`` for one scored frame."""
+    """``animal``, ``empty`` or ``review`` for one scored frame (module docstring)."""
+    folder = VERDICT_FOLDERS[record["verdict"]]
     evidence = results.evidence(record)
-    if evidence is None:  # detector only
-        return "animal" if record.get("boxes") else "empty"
-    if float(record["probability"]) >= animal_at:
-        return "animal"
-    return "empty" if evidence < empty_below else "review"
+    if evidence is None:
+        return folder
+    if folder == "animal" and animal_at is not None and evidence < animal_at:
+        return "review"
+    if folder == "empty" and empty_below is not None and evidence >= empty_below:
+        return "review"
+    return folder
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -89,10 +99,9 @@ def sort_frames(
         raise InputError(
             f"sort into a folder outside the scored one ({results.root}), not {target}"
         )
-    threshold = results.threshold if results.threshold is not None else 0.5
-    animal_at = threshold if animal_at is None else animal_at
-    empty_below = threshold / 2 if empty_below is None else empty_below
-    if not 0 <= empty_below <= animal_at <= 1:
+    low = 0.0 if empty_below is None else empty_below
+    high = 1.0 if animal_at is None else animal_at
+    if not 0 <= low <= high <= 1:
         raise InputError("need 0 ≤ --empty-below ≤ --animal-at ≤ 1")
     target.mkdir(parents=True, exist_ok=True)
     _remove_previous(target)

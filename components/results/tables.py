@@ -13,8 +13,8 @@ from nolabel.components.common.files import write_text_atomic
 from nolabel.components.results.records import ScoreResults
 
 FRAME_COLUMNS = (
-    "file", "burst", "burst_size", "probability", "burst_probability", "verdict",
-    "boxes", "top_box_score", "box_list", "failure",
+    "file", "burst", "burst_size", "probability", "burst_probability", "animal_score",
+    "verdict", "boxes", "top_box_score", "box_list", "others", "failure",
 )  # fmt: skip
 BURST_COLUMNS = (
     "burst", "frames", "first_file", "last_file", "burst_probability", "max_probability",
@@ -38,11 +38,15 @@ def frame_rows(results: ScoreResults) -> list[dict[str, str]]:
                 "burst_size": str(record.get("burst_size", "")),
                 "probability": _number(record.get("probability")),
                 "burst_probability": _number(record.get("burst_probability")),
+                "animal_score": _number(record.get("animal_score")),
                 "verdict": record["verdict"],
                 "boxes": str(len(boxes)),
                 "top_box_score": _number(max((b["score"] for b in boxes), default=None)),
                 "box_list": ";".join(
                     " ".join(f"{v:.1f}" for v in b["bbox"]) + f" {b['score']:.4f}" for b in boxes
+                ),
+                "others": ";".join(
+                    f"{o['category']} {o['score']:.4f}" for o in record.get("others", [])
                 ),
                 "failure": "",
             }

@@ -53,6 +53,8 @@ def scored(tmp_path) -> Scored:
         _record("cam2/SEQ2_02.jpg", "empty", 0.03, "cam2/SEQ2", 0.04, []),
         _record("cam2/odd name #1.jpg", "empty", 0.4, "cam2/odd name #1", 0.4, []),
     ]
+    images[1]["boxes"][0]["crop_probability"] = 0.97  # its crop, judged by the classifier
+    images[1]["others"] = [{"bbox": [100, 0, 150, 50], "score": 0.45, "category": "person"}]  # COCO
     for index, record in enumerate(images):
         record["burst_size"] = sum(r["burst"] == record["burst"] for r in images)
         _frame(root / record["path"], 200, 100, index)

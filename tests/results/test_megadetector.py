@@ -20,7 +20,8 @@ def test_results_become_valid_megadetector_output(scored):
     assert doc["info"]["detector"] == "nolabel-detector:2"
     assert doc["info"]["classifier"] == "nolabel-classifier:3"
     assert doc["info"]["classifier_metadata"]["typical_classification_threshold"] == 0.5
-    assert doc["detection_categories"] == {"1": "animal"}  # not "0", reserved for empty
+    # not "0", reserved for empty; people and vehicles as MegaDetector reports them
+    assert doc["detection_categories"] == {"1": "animal", "2": "person", "3": "vehicle"}
     assert doc["classification_categories"] == {"1": "deer"}
     by_file = {image["file"]: image for image in doc["images"]}
     assert set(by_file) == {r["path"] for r in scored.payload["images"]} | {"cam2/broken.jpg"}
@@ -35,7 +36,11 @@ def test_results_become_valid_megadetector_output(scored):
         }
     ]
     # A box reaching past the frame is clipped to it; frames with no box have an empty list.
-    assert by_file["cam1/SEQ1_02.jpg"]["detections"][0]["bbox"] == [0.0, 0.0, 1.0, 0.5]
+    # A box's classification is the classifier on its crop; a person is category 2.
+    second = by_file["cam1/SEQ1_02.jpg"]["detections"]
+    assert second[0]["bbox"] == [0.0, 0.0, 1.0, 0.5]
+    assert second[0]["classifications"] == [["1", 0.97]]
+    assert second[1] == {"category": "2", "conf": 0.45, "bbox": [0.5, 0.0, 0.25, 0.5]}
     assert by_file["cam2/SEQ2_01.jpg"]["detections"] == []
     assert by_file["cam2/broken.jpg"] == {
         "file": "cam2/broken.jpg",
@@ -49,6 +54,8 @@ def test_detector_only_results_have_no_classifications(scored):
     for record in payload["images"]:
         record.pop("probability")
         record.pop("burst_probability")
+        for box in record["boxes"]:
+            box.pop("crop_probability", None)
     scored.results.write_text(json.dumps(payload))
     doc = to_megadetector(load_results(scored.results))
     assert format_errors(doc) == []
