@@ -72,6 +72,9 @@ class _Builder:
 
     def static_shape(self, name: str) -> list[int]:
         """The shape of ``name`` at the placeholders' exported size (ONNX shape inference)."""
+        for info in self.static_inputs:
+            if info.name == name:
+                return [d.dim_value for d in info.type.tensor_type.shape.dim]
         graph = helper.make_graph(
             self.nodes, "probe", self.static_inputs,
             [helper.make_tensor_value_info(name, TensorProto.FLOAT, None)], self.initializers,
