@@ -52,11 +52,12 @@ class DetectTrainParams(Contract):
     target_empty_share: float = Field(
         0.3, ge=0, le=1, description="Lowest-probability share of --target used as negatives."
     )
-    target_boxes: Literal["fused", "change", "none"] = Field(
-        "fused",
-        description="Pseudo-boxes on --target frames: 'fused', the animals `score` (without a "
-        "detector) is sure of; 'change', what moves within bursts the classifier calls "
-        "positive; 'none', negatives only.",
+    target_boxes: Literal["both", "fused", "change", "none"] = Field(
+        "both",
+        description="Pseudo-boxes on --target frames: 'change', what moves within bursts the "
+        "classifier calls positive; 'fused', the animals `score` (without a detector) is sure "
+        "of, single photos too; 'both', change where it boxes a frame, else fused; 'none', "
+        "negatives only.",
     )
     target_min_change: float = Field(
         3.0, ge=0, description="Least change score (deviations × √area) of a pseudo-boxed frame."

@@ -71,7 +71,8 @@ def from_target(params: DetectTrainParams, work: Path) -> tuple[list[Path], dict
     """The --target frames sure to hold no object (negatives), and the pseudo-boxed frames
     (COCO; never also a negative): see :mod:`nolabel.components.detect.pseudo`."""
     evidence: dict[str, float] = {}
-    if params.target_boxes == "fused":
+    pseudo: dict[str, Any] = {"images": [], "annotations": []}
+    if params.target_boxes in ("both", "fused"):
         pseudo, ranked, evidence, threshold = fused_pseudo_boxes(
             Path(params.target), params.classifier, work, bursts=params.bursts,
             burst_gap=params.burst_gap,
@@ -79,12 +80,12 @@ def from_target(params: DetectTrainParams, work: Path) -> tuple[list[Path], dict
     else:
         classifier = load_classifier(params.classifier)
         ranked, threshold = rank_frames(params.target, classifier), classifier.threshold
-        pseudo = {"images": [], "annotations": []}
-    if params.target_boxes == "change":
-        pseudo = change_pseudo_boxes(
+    if params.target_boxes in ("both", "change"):
+        moving = change_pseudo_boxes(
             Path(params.target), ranked, threshold, min_change=params.target_min_change,
             bursts=params.bursts, burst_gap=params.burst_gap,
         )  # fmt: skip
+        pseudo = merge_coco(moving, without_images(pseudo, moving))
     boxed = {img["file_name"] for img in pseudo["images"]}
     empties = confident_empty(ranked, threshold, params.target_empty_share)
     return [
@@ -92,6 +93,17 @@ def from_target(params: DetectTrainParams, work: Path) -> tuple[list[Path], dict
         for path in empties
         if str(path) not in boxed and evidence.get(str(path), 0.0) < DEFAULT_BURST_GATE
     ], pseudo
+
+
+def without_images(coco: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """``coco`` less the images (and their boxes) that ``other`` already has."""
+    taken = {img["file_name"] for img in other["images"]}
+    images = [img for img in coco["images"] if img["file_name"] not in taken]
+    kept = {img["id"] for img in images}
+    return {
+        "images": images,
+        "annotations": [a for a in coco["annotations"] if a["image_id"] in kept],
+    }
 
 
 def run(params: DetectTrainParams) -> DetectTrainResult:

@@ -95,3 +95,30 @@ def test_from_target_keeps_animals_out_of_the_negatives(
     assert sorted(p.name for p in negatives) == [
         "SEQ2_01.jpg", "SEQ2_02.jpg", "SEQ2_03.jpg", "single_empty.jpg"
     ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_both_takes_change_boxes_where_a_burst_moves_and_fused_boxes_elsewhere(
+    blob_card: Path, blob_classifier: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    first = str(blob_card / "SEQ1_01.jpg")
+    moving = {  # what the change rule would give: one frame, one box
+        "images": [{"id": 1, "file_name": first, "width": 256, "height": 192}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [18, 38, 28, 28],
+                         "area": 784, "iscrowd": 0}],
+    }  # fmt: skip
+    monkeypatch.setattr(step, "change_pseudo_boxes", lambda *args, **kwargs: moving)
+    params = DetectTrainParams(
+        boxes="b.json", target=str(blob_card), classifier=str(blob_classifier),
+        target_empty_share=1.0, bursts="name", target_boxes="both",
+    )  # fmt: skip
+    negatives, pseudo = step.from_target(params, tmp_path)
+    names = [Path(img["file_name"]).name for img in pseudo["images"]]
+    assert sorted(names) == ["SEQ1_01.jpg", "SEQ1_02.jpg", "SEQ1_03.jpg", "SEQ1_04.jpg",
+                             "single_animal.jpg"]  # fmt: skip
+    assert len(set(names)) == len(names)  # a frame once
+    by_name = {Path(i["file_name"]).name: i["id"] for i in pseudo["images"]}
+    walk = [a["bbox"] for a in pseudo["annotations"] if a["image_id"] == by_name["SEQ1_01.jpg"]]
+    assert walk == [[18, 38, 28, 28]]  # the change box, not the fused ones too
+    assert len({a["id"] for a in pseudo["annotations"]}) == len(pseudo["annotations"])
+    assert "SEQ1_01.jpg" not in {p.name for p in negatives}
