@@ -16,8 +16,14 @@ Each row: AUC (deer vs everything without deer), AUC against the empty frames an
 other species alone, and frame recall at specificity 0.95 (read off the ROC curve, no threshold
 to pick). ``--backbone resnet50 --weights PATH`` measures a user's own checkpoint the same way.
 
+The COCO detectors that propose animals (``nolabel weights fetch``) are featurizers too
+(``centernet:640``, ``nanodet:416``): their feature maps, pooled over the frame by mean (as the
+classifier pools) and by maximum (a small animal anywhere), cut 1 the maps their heads read, cut 2
+the deepest backbone map.
+
     .venv/bin/python benchmarks/camtrap_ceiling.py
     .venv/bin/python benchmarks/camtrap_ceiling.py --config efficientnet-lite2:260
+    .venv/bin/python benchmarks/camtrap_ceiling.py --config centernet:640 --config nanodet:416
 """
 
 from __future__ import annotations
@@ -33,6 +39,74 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 CAMTRAP = DATA / "camtrap-dev"
 DEFAULT_CONFIGS = ("efficientnet-lite0:224", "efficientnet-lite0:320", "efficientnet-lite2:260")
+DETECTOR_MAPS = {  # converted graph's tensors (NCHW unless marked): cut → names
+    "centernet": ("centernet-mobilenetv3-512-coco", {
+        1: [("tower_0/CenternetHead/mul__704", "nhwc")],
+        2: [("tower_0/CenternetHead/c5_upsample/up_sampling2d/ResizeBilinear__592", "nchw")],
+    }),
+    "nanodet": ("nanodet-m-416-coco", {
+        1: [(f"PartitionedCall/onnx_tf_prefix_Add_{n}:0", "nchw") for n in (86, 107, 128)],
+        2: [("Conv__173:0", "nchw")],
+    }),
+}  # fmt: skip
+
+
+class DetectorFeatures:
+    """Mean- and max-pooled feature maps of a converted COCO detector (``extract`` as the
+    classifier's ``FeatureExtractor``: cut → N × D)."""
+
+    def __init__(self, kind: str, side: int) -> None:
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+
+        from nolabel.components.proposals.weights import weights_path
+
+        name, self.maps = DETECTOR_MAPS[kind]
+        self.kind, self.side = kind, side
+        model = onnx.load(str(weights_path(name)))
+        wanted = [tensor for maps in self.maps.values() for tensor, _ in maps]
+        for tensor in wanted:
+            model.graph.output.append(
+                helper.make_tensor_value_info(tensor, TensorProto.FLOAT, None)
+            )
+        self.session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        self.names = [o.name for o in self.session.get_outputs()]
+
+    def _one(self, image: np.ndarray) -> dict[int, np.ndarray]:
+        from PIL import Image
+
+        from nolabel.components.proposals.proposer import network_size
+
+        width, height = network_size(image.shape[1], image.shape[0], self.side)
+        pixels = np.asarray(Image.fromarray(image).resize((width, height)), np.float32)
+        pixels = pixels.transpose(2, 0, 1) / 255.0 if self.kind == "nanodet" else pixels
+        outputs = dict(
+            zip(
+                self.names,
+                self.session.run(None, {self.session.get_inputs()[0].name: pixels[None]}),
+                strict=True,
+            )
+        )
+        pooled = {}
+        for cut, maps in self.maps.items():
+            parts = []
+            for tensor, layout in maps:
+                value = outputs[tensor][0]
+                value = (
+                    value.reshape(-1, value.shape[-1])
+                    if layout == "nhwc"
+                    else value.reshape(value.shape[0], -1).T
+                )
+                parts += [value.mean(0), value.max(0)]
+            pooled[cut] = np.concatenate(parts)
+        return pooled
+
+    def extract(self, images: list[np.ndarray], batch_size: int = 16) -> dict[int, np.ndarray]:
+        rows = [self._one(image) for image in images]
+        return {cut: np.stack([row[cut] for row in rows]) for cut in self.maps}
 
 
 def load(path: Path) -> np.ndarray:
@@ -89,14 +163,23 @@ def figures(scores: np.ndarray, deer: np.ndarray, kind: np.ndarray) -> dict[str,
 def measure(config: str, args, frames, plates: list[np.ndarray]) -> list[dict]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from nolabel.components.transfer.runtime import FeatureExtractor
 
     backbone, _, size = config.partition(":")
     paths, deer, bursts, kind = frames
-    extractor = FeatureExtractor(
-        backbone, tuple(args.cuts), int(size or 224), weights=args.weights, runtime="torch"
-    )
+
+    def scaler():  # the detectors' pooled maps have no common scale: standardised
+        return StandardScaler() if backbone in DETECTOR_MAPS else "passthrough"
+
+    if backbone in DETECTOR_MAPS:
+        extractor = DetectorFeatures(backbone, int(size or 640))
+    else:
+        extractor = FeatureExtractor(
+            backbone, tuple(args.cuts), int(size or 224), weights=args.weights, runtime="torch"
+        )
 
     def features(images: list[np.ndarray]) -> dict[int, np.ndarray]:
         return extractor.extract(images, 16)
@@ -117,11 +200,17 @@ def measure(config: str, args, frames, plates: list[np.ndarray]) -> list[dict]:
             ),
         }
         for name, (x, y) in fits.items():
-            model = LogisticRegression(C=args.C, max_iter=5000, class_weight="balanced").fit(x, y)
-            scores = model.predict_proba(target[cut])[:, 1]
+            scale = StandardScaler().fit(x)
+            model = LogisticRegression(C=args.C, max_iter=5000, class_weight="balanced")
+            scores = model.fit(scale.transform(x), y).predict_proba(scale.transform(target[cut]))[
+                :, 1
+            ]
             rows.append({"config": config, "cut": cut, "fit": name, **figures(scores, deer, kind)})
         ceiling = cross_val_predict(
-            LogisticRegression(C=args.C, max_iter=5000, class_weight="balanced"),
+            make_pipeline(
+                StandardScaler(),
+                LogisticRegression(C=args.C, max_iter=5000, class_weight="balanced"),
+            ),
             target[cut],
             deer,
             groups=bursts,

@@ -11,7 +11,8 @@ from nolabel.components.common.store import open_store
 
 
 def doctor() -> None:
-    """Open the artifact store and MLflow tracking; print where everything lives."""
+    """Open the artifact store and MLflow tracking; print where everything lives and which
+    pretrained weights are fetched."""
 
     settings = get_settings()
     store = open_store(settings)
@@ -30,8 +31,24 @@ def doctor() -> None:
             "artifact_root": tracking.artifact_root(settings),
             "execution": settings.execution,
             "spark_master": settings.spark_master,
+            "weights_dir": str(settings.weights_folder),
+            "weights": _weights_present(),
         }
     )
+
+
+def _weights_present() -> dict[str, bool]:
+    """Which converted proposal detectors are in the weights folder (`nolabel weights fetch`)."""
+    from nolabel.components.common.errors import NolabelError
+    from nolabel.components.proposals.weights import CATALOGUE, weights_path
+
+    present = {}
+    for name in CATALOGUE:
+        try:
+            present[name] = weights_path(name).is_file()
+        except NolabelError:
+            present[name] = False
+    return present
 
 
 def register(app: typer.Typer) -> None:

@@ -65,6 +65,12 @@ def test_doctor_reports_the_working_local_setup(tmp_path) -> None:
     assert summary["store"].startswith("file://")
     assert summary["store_writable"] is True
     assert summary["tracking_uri"].startswith("sqlite:///")
+    # A fresh home has no weights yet: doctor says so (score would name `nolabel weights fetch`).
+    assert summary["weights_dir"] == str(tmp_path / "home" / "weights")
+    assert summary["weights"] == {
+        "centernet-mobilenetv3-512-coco": False,
+        "nanodet-m-416-coco": False,
+    }
 
 
 def test_unreachable_s3(tmp_path) -> None:
