@@ -266,3 +266,35 @@ def test_cli_spark_end_to_end_and_rerun(red_classifier, image_dir, tmp_path):
     rerun = _cli(*args[:-4], "--no-spark")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert json.loads(rerun.stdout.strip().splitlines()[-1])["images_reused"] == 7
+
+
+def test_lime_chooses_among_the_proposals(red_classifier, image_dir, tmp_path, monkeypatch):
+    """With a proposer that finds red blobs, each explained image's box is a proposal holding
+    LIME's evidence; LIME's own boxes are kept beside it."""
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.lime.step import ExplainParams, run
+    from tests.proposals.tiny_graphs import install_blob_proposer
+
+    monkeypatch.setenv("NOLABEL_WEIGHTS_DIR", str(tmp_path / "weights"))
+    get_settings.cache_clear()
+    install_blob_proposer(
+        tmp_path / "weights", half=80.0, colour=(0.08, -0.08, -0.08), bias=-6.0
+    )  # ±14 px on these 110 px images
+    root, gt_path = image_dir
+    out = tmp_path / "proposals.coco.json"
+    result = run(
+        ExplainParams(images=str(root), model=str(red_classifier), out=str(out), gt=str(gt_path),
+                      spark=False, overlays=0, lime=LIME)
+    )  # fmt: skip
+    assert result.images_explained == 3
+    assert result.metrics["mean_iou"] > 0.3  # the toy detector's plateaus draw rough boxes
+    records = pd.read_parquet(result.weights_path)
+    explained = records[records["status"] == "explained"]
+    for boxes in explained["boxes"]:
+        boxes = json.loads(boxes)
+        assert boxes and all(box["source"] == "proposal" for box in boxes)
+    off = run(
+        ExplainParams(images=str(root), model=str(red_classifier), out=str(tmp_path / "o.json"),
+                      spark=False, overlays=0, lime=LIME, proposals=False)
+    )  # fmt: skip
+    assert off.images_reused == 0  # another fingerprint: LIME's own boxes again

@@ -133,18 +133,21 @@ def mixed_graph(seed: int = 0, quantize: str = "float16") -> GraphWriter:
     return g
 
 
-def blob_centernet(side: int = 64, half: float = 8.0) -> GraphWriter:
-    """A CenterNet-shaped detector that finds bright blobs: keypoints ``[1, h/4, w/4, 80]``
-    high where a 4×4 cell is bright (class 15, "cat", an animal) and boxes of ±``half`` network
-    pixels."""
+def blob_centernet(
+    side: int = 64, half: float = 8.0, colour=(0.04, 0.04, 0.04), bias: float = -8.0
+) -> GraphWriter:
+    """A CenterNet-shaped detector that finds blobs: keypoints ``[1, h/4, w/4, 80]`` high where
+    a 4×4 cell's ``colour`` · RGB + ``bias`` is high (default: bright; class 15, "cat", an
+    animal) and boxes of ±``half`` network pixels."""
     g = GraphWriter([1, side, side, 3], "tower_0/images")
     g.op("pool", "AvgPool", ["tower_0/images"], ksize=_ints([1, 4, 4, 1]),
          strides=_ints([1, 4, 4, 1]), padding=_s("VALID"), data_format=_s("NHWC"))  # fmt: skip
     weights = np.zeros((1, 1, 3, 80), np.float32)
-    bias = np.full(80, -8.0, np.float32)
-    weights[0, 0, :, 15] = 0.04  # a white cell: 3 × 255 × 0.04 − 8 ≈ 22.6
+    biases = np.full(80, -8.0, np.float32)
+    biases[15] = bias
+    weights[0, 0, :, 15] = colour  # default, a white cell: 3 × 255 × 0.04 − 8 ≈ 22.6
     k = g.const("k_heat", weights, None)
-    b = g.const("b_heat", bias, None)
+    b = g.const("b_heat", biases, None)
     g.op("logits", "_FusedConv2D", ["pool", k, b], **conv_attrs(fused=("BiasAdd",)))
     g.op("tower_0/keypoints", "Sigmoid", ["logits"])
     k_wh = g.const("k_wh", np.zeros((1, 1, 3, 4), np.float32), None)
@@ -166,7 +169,7 @@ def tarball(path: Path, graphs: dict[str, GraphWriter], outputs: dict[str, list[
 
 
 def install_blob_proposer(
-    folder: Path, name: str = "centernet-mobilenetv3-512-coco", half: float = 8.0
+    folder: Path, name: str = "centernet-mobilenetv3-512-coco", half: float = 8.0, **blob
 ) -> Path:
     """The blob detector (boxes ±``half`` network pixels), converted, in ``folder`` under the
     name of catalogue entry ``name`` (with its record): point ``NOLABEL_WEIGHTS_DIR`` at
@@ -178,7 +181,9 @@ def install_blob_proposer(
     from nolabel.components.proposals.weights import CATALOGUE, sha256_of
 
     folder.mkdir(parents=True, exist_ok=True)
-    model_json, shards = blob_centernet(half=half).files(["tower_0/keypoints", "tower_0/wh"])
+    model_json, shards = blob_centernet(half=half, **blob).files(
+        ["tower_0/keypoints", "tower_0/wh"]
+    )
     path = folder / CATALOGUE[name].filename
     onnx.save(convert(read_graph_model(model_json, shards), dynamic_axes={1: "h", 2: "w"}), path)
     record = {"name": name, "file": path.name, "sha256": sha256_of(path), "origin": "tests"}
