@@ -466,7 +466,7 @@ def main() -> None:
     parser.add_argument("--pastes", type=int, default=0)
     parser.add_argument(
         "--target-boxes",
-        choices=("fused", "change", "none"),
+        choices=("both", "fused", "change", "none"),
         default=None,
         help="default: the step's",
     )

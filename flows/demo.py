@@ -34,8 +34,8 @@ LABEL = "snow leopard"
 def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any]:
     """CPU-friendly settings for the offline demo (~3 min on 2 cores): 60 synthetic photos of
     the animal and 60 without, one classifier variant at 128 px, 100 LIME samples in-process
-    with the ``relative`` box rule (the synthetic animal is one strong region), 8 detector
-    epochs at 192 px."""
+    with the ``relative`` box rule (the synthetic animal is one strong region) and LIME's own
+    boxes (no COCO proposals for rendered animals), 8 detector epochs at 192 px."""
     return {
         "dataset": dataset,
         "provider": "demo",
@@ -55,6 +55,9 @@ def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, 
             "spark": False,
             "overlays": 4,
             "lime": {"score_size": 128, "box_rule": "relative"},
+            # The demo's animals are renders no COCO detector has seen: choosing among its
+            # proposals took the held-out AP50 0.76 → 0.63 (real photos gain; lime README).
+            "proposals": False,
         },
         "detect_options": {"overlays": 4},
     }
