@@ -126,6 +126,7 @@ def test_executor_env_forwards_home_and_given_settings(tmp_path: Path, monkeypat
     from nolabel.components.common.spark import executor_env
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NOLABEL_WEIGHTS_DIR")  # the test session's own, forwarded like the rest
     settings = Settings(
         home=Path("rel-home"), s3_endpoint="minio:9000", s3_secret_key="s3-secret",
         api_token="serve-token", s3_retries=4,
