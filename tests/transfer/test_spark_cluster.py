@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import FETCHED_WEIGHTS, REPO_ROOT
 from tests.spark_cluster import Cluster, standalone_cluster
 from tests.transfer.conftest import toy_images, write_toy_dataset
 
@@ -51,7 +51,8 @@ def _use_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _nolabel(home: Path, *args: str) -> tuple[dict, float]:
     """Run ``nolabel ARGS`` with its own NOLABEL_HOME; (last JSON line, wall seconds)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOLABEL_")}
-    env |= {"NOLABEL_HOME": str(home), "NOLABEL_SPARK_DRIVER_MEMORY": "1g"}
+    env |= {"NOLABEL_HOME": str(home), "NOLABEL_SPARK_DRIVER_MEMORY": "1g",
+            "NOLABEL_WEIGHTS_DIR": str(FETCHED_WEIGHTS)}  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "nolabel.components.cli", *args],
