@@ -23,6 +23,7 @@ SCALE = 4  # frames are compared at 1/4 of their size: noise drops, small animal
 SMOOTH_SIGMA = 2.0  # Gaussian smoothing of the difference, in downscaled pixels
 Z_THRESHOLD = 5.0  # a pixel changed if it is this many deviations above the frame's median
 MIN_AREA = 0.001  # a region smaller than this share of the frame is noise
+ROW_GAIN_ROUNDS = 2  # rounds of evening out each row's brightness (flash fall-off)
 CORE_SHARE = 0.1  # a region's box spans its pixels at least this share of its peak change
 
 
@@ -108,6 +109,13 @@ def change_boxes(
     # Infrared flashes and clouds change a frame's brightness as a whole: even it out first.
     stack = stack / (stack.mean(axis=(1, 2), keepdims=True) + 1e-6) * 128.0
     background = np.median(stack, axis=0)
+    # An infrared flash fades with distance, which runs down the frame: a brighter or dimmer
+    # flash changes whole rows. Each row's gain against the background (its median ratio, which
+    # an animal covering under half the row does not move) is evened out too.
+    for _ in range(ROW_GAIN_ROUNDS):
+        gain = np.median((stack + 4.0) / (background + 4.0), axis=2, keepdims=True)
+        stack = (stack + 4.0) / gain - 4.0
+        background = np.median(stack, axis=0)
     for index, frame in zip(members, stack, strict=True):
         difference = ndimage.gaussian_filter(np.abs(frame - background), SMOOTH_SIGMA)
         level = np.median(difference)

@@ -22,9 +22,10 @@ def _scene(seed: int = 0, size=(240, 320)) -> np.ndarray:
     return np.asarray(Image.fromarray(coarse).resize(size[::-1], Image.BILINEAR), dtype=np.float32)
 
 
-def _burst(folder, boxes, *, gains=None, seed=0, size=(240, 320)):
+def _burst(folder, boxes, *, gains=None, falloff=None, seed=0, size=(240, 320)):
     """Frames of one still scene; ``boxes[i]`` (x, y, w, h) is a bright animal in frame i or
-    None; ``gains[i]`` scales frame i's brightness (an infrared flash)."""
+    None; ``gains[i]`` scales frame i's brightness (an infrared flash); ``falloff[i]`` is how
+    much brighter frame i's bottom row is than its top (a flash that reaches less far)."""
     folder.mkdir(parents=True, exist_ok=True)
     background = _scene(seed, size)
     rng = np.random.default_rng(seed + 1)
@@ -35,6 +36,8 @@ def _burst(folder, boxes, *, gains=None, seed=0, size=(240, 320)):
             x, y, w, h = box
             frame[y : y + h, x : x + w] += 60.0  # a lighter animal, night-IR contrast
         frame *= 1.0 if gains is None else gains[index]
+        if falloff is not None:
+            frame *= np.linspace(1.0, falloff[index], size[0])[:, None]
         path = folder / f"SEQ1_{index + 1:02d}.jpg"
         grey = np.clip(frame, 0, 255).astype(np.uint8)
         Image.fromarray(np.repeat(grey[..., None], 3, axis=2)).save(path, quality=95)
@@ -54,6 +57,15 @@ def test_a_moving_animal_is_boxed_in_every_frame(tmp_path):
 def test_a_still_scene_gives_no_box_even_when_the_flash_changes_brightness(tmp_path):
     paths = _burst(tmp_path / "b", [None] * 5, gains=[1.0, 1.3, 0.7, 1.1, 0.9])
     assert all(not regions or regions[0].score < 3.0 for regions in change_boxes(paths))
+
+
+def test_a_flash_that_fades_down_the_frame_is_no_change_but_the_animal_still_is(tmp_path):
+    falloff = [1.0, 1.6, 0.6, 1.3, 0.8]
+    still = change_boxes(_burst(tmp_path / "still", [None] * 5, falloff=falloff))
+    assert all(not regions or regions[0].score < 3.0 for regions in still)
+    truth = [None, (150, 150, 64, 64), None, None, None]
+    found = change_boxes(_burst(tmp_path / "animal", truth, falloff=falloff))
+    assert _iou(found[1][0].bbox, truth[1]) >= 0.5
 
 
 def test_an_animal_in_only_some_frames_is_boxed_only_there(tmp_path):
