@@ -48,7 +48,7 @@ def _image_entry(record: dict[str, Any]) -> dict[str, Any]:
             detection["classifications"] = [[CLASS_CATEGORY, round(float(probability), 4)]]
         detections.append(detection)
     for other in record.get("others", []):
-        if other.get("category") in OTHER_CATEGORIES:
+        if other.get("category") in OTHER_CATEGORIES and other.get("bbox") is not None:
             detections.append(
                 {
                     "category": OTHER_CATEGORIES[other["category"]],

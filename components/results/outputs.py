@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nolabel.components.common.errors import InputError
+from nolabel.components.common.files import write_text_atomic
 from nolabel.components.results.megadetector import to_megadetector
 from nolabel.components.results.records import ScoreResults
-from nolabel.components.results.tables import write_json, write_tables
+from nolabel.components.results.tables import json_text, table_texts
 
 
 def sibling_paths(out: str | Path) -> dict[str, Path]:
@@ -22,8 +24,18 @@ def sibling_paths(out: str | Path) -> dict[str, Path]:
 
 
 def write_exports(results: ScoreResults) -> dict[str, str]:
-    """Write the MegaDetector JSON and both CSV tables beside ``results.path``."""
+    """Write the MegaDetector JSON and both CSV tables beside ``results.path``; all three are
+    built in full before the first is written."""
     paths = sibling_paths(results.path)
-    write_json(paths["megadetector"], to_megadetector(results))
-    write_tables(results, paths["frames_csv"], paths["bursts_csv"])
+    frames, bursts = table_texts(results)
+    texts = {
+        "megadetector": json_text(to_megadetector(results)),
+        "frames_csv": frames,
+        "bursts_csv": bursts,
+    }
+    for key, text in texts.items():
+        try:
+            write_text_atomic(paths[key], text)
+        except OSError as exc:
+            raise InputError(f"cannot write {paths[key]}: {exc.strerror or exc}") from None
     return {key: str(path) for key, path in paths.items()}

@@ -1,14 +1,21 @@
-"""Reading ``nolabel score``'s results JSON: checked once, then plain dicts for every export."""
+"""Reading ``nolabel score``'s results JSON: checked once (:mod:`.schema`), then plain dicts for
+every export; the scored root must be an absolute folder other than the filesystem root."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nolabel.components.common.defaults import VERDICTS
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.safe_files import open_regular
+from nolabel.components.results.schema import check_settings, validate_failure, validate_record
+
+__all__ = ["VERDICTS", "ScoreResults", "load_results", "scored_root"]
 
 
 @dataclass
@@ -28,6 +35,10 @@ class ScoreResults:
         """Absolute path of a frame (``path`` is relative to the scored root)."""
         return self.root / record["path"]
 
+    def open_frame(self, name: str) -> int:
+        """A read-only descriptor of the regular, non-link file ``name`` below the root."""
+        return open_regular(self.root, name)
+
     def evidence(self, record: dict[str, Any]) -> float | None:
         """The frame's ``animal_score`` (its best fused box), else the larger of its and its
         burst's probability; None when neither was scored."""
@@ -38,42 +49,74 @@ class ScoreResults:
         return max(float(record["probability"]), float(record.get("burst_probability") or 0.0))
 
 
-def _check_image(record: Any, index: int) -> dict[str, Any]:
-    if not isinstance(record, dict) or not isinstance(record.get("path"), str):
-        raise InputError(f"results image #{index} has no 'path'")
-    if record.get("verdict") not in VERDICTS:
-        raise InputError(f"results image {record['path']!r} has no verdict (an old results file?)")
-    rel = Path(record["path"])
-    if rel.is_absolute() or ".." in rel.parts:
-        raise InputError(f"results image path {record['path']!r} is not inside the scored folder")
-    for box in record.get("boxes", []):
-        bbox = box.get("bbox") if isinstance(box, dict) else None
-        if not (isinstance(bbox, list) and len(bbox) == 4):
-            raise InputError(f"results image {record['path']!r} has a malformed box")
-    return record
+def _read_payload(source: Path) -> Any:
+    """The JSON of a regular file (a FIFO or device is refused, never read)."""
+    try:
+        handle = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputError(f"no results file at {source}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read results {source}: {exc.strerror}") from None
+    with os.fdopen(handle, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise InputError(f"cannot read results {source}: not a regular file")
+        os.set_blocking(handle, True)
+        try:
+            return json.loads(stream.read().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read results {source}: {exc}") from None
+
+
+def scored_root(folder: str | os.PathLike[str], what: str) -> Path:
+    """``folder`` as the absolute, existing scored folder; the filesystem root is refused."""
+    if not isinstance(folder, str | os.PathLike) or "\x00" in os.fspath(folder):
+        raise InputError(f"{what} {folder!r} is not a folder name")
+    path = Path(folder).expanduser()
+    if not path.is_absolute():
+        raise InputError(f"{what} {os.fspath(folder)!r} is not an absolute path")
+    if not path.is_dir():
+        raise InputError(f"the scored folder {path} is not there; pass --images DIR")
+    real = path.resolve()
+    if real == Path(real.anchor):
+        raise InputError(f"{what} {path} is the filesystem root; pass --images DIR")
+    return real
+
+
+def _checked_entries(payload: dict[str, Any], source: str) -> tuple[list, list]:
+    images, seen = [], {}
+    for index, record in enumerate(payload["images"]):
+        images.append(validate_record(record, f"{source}: images[{index}]", finished=True))
+        seen.setdefault(record["path"], []).append(f"images[{index}]")
+    failures = []
+    for index, failure in enumerate(payload.get("failures", [])):
+        failures.append(validate_failure(failure, f"{source}: failures[{index}]"))
+        seen.setdefault(failure["path"], []).append(f"failures[{index}]")
+    for path, where in seen.items():
+        if len(where) > 1:
+            raise InputError(f"{source}: {path!r} is listed twice ({' and '.join(where[:2])})")
+    return images, failures
 
 
 def load_results(path: str | Path, images: str | Path | None = None) -> ScoreResults:
-    """Read and check a results JSON; ``images`` replaces the recorded root (a card mounted
-    elsewhere)."""
+    """Read and check a results JSON (:mod:`.schema`); ``images`` replaces the recorded root
+    (a card mounted elsewhere)."""
     source = Path(path).expanduser()
-    try:
-        payload = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"no results file at {source}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read results {source}: {exc}") from None
+    payload = _read_payload(source)
     if not isinstance(payload, dict) or not isinstance(payload.get("images"), list):
         raise InputError(f"{source} is not a `nolabel score` results file (no 'images' list)")
-    root = Path(images).expanduser() if images else Path(payload.get("root") or source.parent)
-    if not root.is_dir():
-        raise InputError(f"the scored folder {root} is not there; pass --images DIR")
+    check_settings(payload, str(source))
+    if images:
+        root = scored_root(Path(images).expanduser().absolute(), "--images")
+    else:
+        recorded = payload.get("root") or source.absolute().parent
+        root = scored_root(recorded, f"{source}: root")
+    records, failures = _checked_entries(payload, str(source))
     threshold = payload.get("threshold")
     return ScoreResults(
         path=source,
-        root=root.resolve(),
-        images=[_check_image(r, i) for i, r in enumerate(payload["images"])],
-        failures=[f for f in payload.get("failures", []) if isinstance(f, dict) and "path" in f],
+        root=root,
+        images=records,
+        failures=failures,
         threshold=float(threshold) if threshold is not None else None,
         min_score=float(payload.get("min_score", 0.3)),
         models=payload.get("models") or {},

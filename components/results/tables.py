@@ -22,6 +22,26 @@ BURST_COLUMNS = (
 )  # fmt: skip
 
 
+def readable(text: Any) -> str:
+    """``text`` as a printable cell: the undecodable bytes of a file name (surrogate escapes)
+    as ``\\xff``, any other lone surrogate as ``\\udc80``."""
+    text = str(text)
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    """A CSV document (every cell made :func:`readable`; newlines in a cell are quoted)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows({key: readable(value) for key, value in row.items()} for row in rows)
+    return buffer.getvalue()
+
+
 def _number(value: Any) -> str:
     return "" if value is None else f"{float(value):.6g}"
 
@@ -88,20 +108,24 @@ def burst_rows(results: ScoreResults) -> list[dict[str, str]]:
     return rows
 
 
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> None:
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buffer.getvalue())
+def table_texts(results: ScoreResults) -> tuple[str, str]:
+    """The per-frame and per-burst CSV documents (built whole before anything is written)."""
+    frames = csv_text(FRAME_COLUMNS, frame_rows(results))
+    return frames, csv_text(BURST_COLUMNS, burst_rows(results))
 
 
 def write_tables(results: ScoreResults, frames_csv: Path, bursts_csv: Path) -> None:
     """Write the per-frame and per-burst CSV files (atomically)."""
-    _write_csv(frames_csv, FRAME_COLUMNS, frame_rows(results))
-    _write_csv(bursts_csv, BURST_COLUMNS, burst_rows(results))
+    frames, bursts = table_texts(results)
+    write_text_atomic(frames_csv, frames)
+    write_text_atomic(bursts_csv, bursts)
+
+
+def json_text(document: dict[str, Any]) -> str:
+    """A JSON document; undecodable file names keep their ``\\udcff`` escapes (they round-trip)."""
+    return json.dumps(document, indent=1)
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
     """Write a JSON document atomically."""
-    write_text_atomic(path, json.dumps(document, indent=1))
+    write_text_atomic(path, json_text(document))
