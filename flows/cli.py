@@ -8,8 +8,8 @@ import time
 import typer
 
 from nolabel.components.common.cli import emit, model_command
+from nolabel.flows.console import run_pipeline
 from nolabel.flows.params import DEMO_DATASET, PipelineParams
-from nolabel.flows.server import run_build_detector
 
 FLAG_NAMES = {"variants": "--variant"}  # repeatable: one variant a flag
 
@@ -32,5 +32,5 @@ def demo(
 def register(app: typer.Typer) -> None:
     """Add ``pipeline`` and ``demo`` to the top-level app."""
     doc = "Run the whole method as the Prefect flow ``build_detector`` (resumes after a crash)."
-    app.command("pipeline")(model_command(PipelineParams, run_build_detector, doc, FLAG_NAMES))
+    app.command("pipeline")(model_command(PipelineParams, run_pipeline, doc, FLAG_NAMES))
     app.command("demo")(demo)

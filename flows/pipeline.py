@@ -19,6 +19,7 @@ from nolabel.components.common.names import CANDIDATE, PRODUCTION
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
 from nolabel.flows import promotion, report
+from nolabel.flows.crashes import claim_flow_run
 from nolabel.flows.data import dataset_truth_path, flow_dir
 from nolabel.flows.params import PipelineParams
 from nolabel.flows.steps import CRAWL, DETECT, EVALUATE, EXPLAIN, TRAIN
@@ -172,6 +173,7 @@ def run_pipeline_steps(params: PipelineParams) -> dict[str, dict[str, Any]]:
 @flow(name="build_detector", log_prints=True)
 def build_detector(params: PipelineParams) -> dict[str, Any]:
     """Build a detector from image search with no human labels, and register it."""
+    claim_flow_run()  # label this run; mark runs of killed processes Crashed
     logger = get_run_logger()
     started = time.monotonic()
     steps = run_pipeline_steps(params)

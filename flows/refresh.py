@@ -17,6 +17,7 @@ from prefect.logging import get_run_logger
 
 from nolabel.components.common.names import CANDIDATE, PRODUCTION
 from nolabel.flows import promotion, report
+from nolabel.flows.crashes import claim_flow_run
 from nolabel.flows.params import RefreshParams, default_tag
 from nolabel.flows.pipeline import evaluate_params, model_entry, run_pipeline_steps
 from nolabel.flows.tasks import evaluate_task
@@ -81,6 +82,7 @@ def compare_detector(
 @flow(name="refresh", log_prints=True)
 def refresh(params: RefreshParams) -> dict[str, Any]:
     """Re-crawl, retrain and promote only the models that beat production."""
+    claim_flow_run()  # label this run; mark runs of killed processes Crashed
     logger = get_run_logger()
     started = time.monotonic()
     tag = params.tag or default_tag()

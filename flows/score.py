@@ -12,6 +12,7 @@ from prefect.logging import get_run_logger
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
 from nolabel.flows import report
+from nolabel.flows.crashes import claim_flow_run
 from nolabel.flows.data import flow_dir, resolve_source
 from nolabel.flows.params import ScoreFolderParams
 from nolabel.flows.steps import SCORE
@@ -45,6 +46,7 @@ def score_params(params: ScoreFolderParams, images: str, out: Path) -> dict[str,
 @flow(name="score_folder", log_prints=True)
 def score_folder(params: ScoreFolderParams) -> dict[str, Any]:
     """Batch-score a folder (or a bucket prefix): probability and boxes per image."""
+    claim_flow_run()  # label this run; mark runs of killed processes Crashed
     logger = get_run_logger()
     SCORE.check_params(score_params(params, "pending", Path("pending.json")))  # before fetching
     images, name = fetch_images(params.source)

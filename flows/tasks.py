@@ -24,7 +24,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """Network and S3 hiccups that a retry can fix."""
     if isinstance(exc, TRANSIENT_ERRORS):
         return True
@@ -36,7 +36,7 @@ def _is_transient(exc: BaseException) -> bool:
         code = getattr(exc, "code", "") or ""
         return code not in ("NoSuchKey", "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId")
     cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and _is_transient(cause)
+    return cause is not None and cause is not exc and is_transient(cause)
 
 
 def _failure(state: Any) -> BaseException | None:
@@ -50,7 +50,7 @@ def _failure(state: Any) -> BaseException | None:
 def retry_on_transient(task_: Any, task_run: Any, state: Any) -> bool:
     """Retry condition of steps whose only retryable failures are network/S3 ones."""
     exc = _failure(state)
-    return exc is not None and _is_transient(exc)
+    return exc is not None and is_transient(exc)
 
 
 def retry_unless_user_error(task_: Any, task_run: Any, state: Any) -> bool:
