@@ -166,7 +166,11 @@ def served(ctx: Ctx, results: Path) -> Iterator[Any]:
     env = {key: value for key, value in ctx.env.items() if key.startswith("NOLABEL_")}
     env |= {"NOLABEL_API_TOKEN": TOKEN, "NOLABEL_SERVE_REPORT_RESULTS": str(results)}
     env |= {"NOLABEL_SERVE_REQUIRE_DETECTOR": "false", "NOLABEL_SERVE_PROPOSALS": "false"}
-    server = start_server(env, port, results.parent / "server.log")
+    log = results.parent / "server.log"
+    try:
+        server = start_server(env, port, log)
+    except RuntimeError as exc:  # it exited: say why
+        raise RuntimeError(f"{exc}: {log.read_text().strip().splitlines()[-1][:160]}") from None
     headers = {"Authorization": f"Bearer {TOKEN}"}
     try:
         url = f"http://127.0.0.1:{port}"
@@ -217,6 +221,12 @@ def probe_polyglot(ctx: Ctx) -> list[Row]:
     for name in names:
         write_frame(card / name, 7, (64, 48), "PNG", pnginfo=info)
     run = score(ctx, card, out)
+    if not out.exists():  # the card refused: score the good frames, list the polyglots by hand
+        for name in names:
+            (card / name).rename(base / name)
+        score(ctx, card, out)
+        for name in names:
+            (base / name).rename(card / name)
     payload = json.loads(out.read_text())
     added = [n for n in names if n not in {r["path"] for r in payload["images"]}]
     for name in added:  # not scored as frames: listed by hand, the worst case for /report
@@ -230,7 +240,8 @@ def probe_polyglot(ctx: Ctx) -> list[Row]:
             kind = response.headers.get("content-type", "")
             unsafe = response.status_code == 200 and not kind.startswith("image/")
             how = "listed by hand" if name in added else "scored"
-            detail = f"score {run}; {how}; GET -> {http(response)} [{guards(response)}]"
+            said = f" ({run.last()[:60]})" if run.rc else ""
+            detail = f"score {run}{said}; {how}; GET -> {http(response)} [{guards(response)}]"
             rows.append(row(f"2 polyglot {name}", unsafe, detail))
     return rows + [("2 /report page headers", "n/a", f"{http(page)} [{guards(page)}]")]
 
