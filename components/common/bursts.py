@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from nolabel.components.common.errors import InputError
+from nolabel.components.common.safe_files import open_regular
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,8 +48,11 @@ def exif_timestamp(path: Path) -> datetime | None:
     """
     from PIL import Image
 
-    try:
-        with Image.open(path) as image:
+    try:  # never through a link, never a FIFO (a card can change while it is read)
+        with (
+            os.fdopen(open_regular(path.parent, path.name), "rb") as stream,
+            Image.open(stream) as image,
+        ):
             exif = image.getexif()
             sub = exif.get_ifd(_EXIF_IFD)
             tags = (sub.get(_DATETIME_ORIGINAL), sub.get(_DATETIME_DIGITIZED), exif.get(_DATETIME))

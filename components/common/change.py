@@ -12,11 +12,14 @@ each frame shows both positions); fewer give no boxes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from nolabel.components.common.safe_files import UnsafeFileError, open_regular
 
 MIN_FRAMES = 3
 SCALE = 4  # frames are compared at 1/4 of their size: noise drops, small animals survive
@@ -40,10 +43,16 @@ class ChangeBox:
 
 
 def _load_grey(path: Path, scale: int) -> np.ndarray | None:
+    """The frame in grey at 1/``scale``; None when it is unreadable or no longer a regular file
+    (never through a link, never a FIFO: see ``common.safe_files``)."""
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        stream = os.fdopen(open_regular(path.parent, path.name), "rb")
+    except (OSError, UnsafeFileError):
+        return None
+    try:
+        with stream, Image.open(stream) as image:
             width, height = image.size
             small = image.convert("L").resize(
                 (max(8, width // scale), max(8, height // scale)), Image.BILINEAR

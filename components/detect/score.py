@@ -6,6 +6,9 @@ the crops (``nolabel.components.detect.evidence``). Raw records are appended to
 ``<out>.partial.jsonl`` as each batch finishes, so an interrupted run (a full SD card, a power
 cut) resumes where it stopped; the final ``--out`` JSON, written atomically at the end, applies
 the policy of ``nolabel.components.detect.policy`` (fused boxes, verdicts, bursts as units).
+Frames are read as the scan saw them (``score_frames``: a frame since swapped for a FIFO or a
+link out is a failure), the partial log is checked as it is read back (``score_partial``), and
+``--out`` is replaced only after its exports are written.
 """
 
 from __future__ import annotations
@@ -18,84 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nolabel.components.common.bursts import burst_keys
 from nolabel.components.common.change import MIN_FRAMES, change_boxes
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.files import write_text_atomic
-from nolabel.components.common.images import (
-    ImageError,
-    decode_scaled,
-    models_side,
-    sniff_image_type,
-    to_array,
-)
+from nolabel.components.common.images import models_side
 from nolabel.components.common.settings import get_settings
 from nolabel.components.detect.contract import ScoreParams, ScoreResult
 from nolabel.components.detect.evidence import FrameModels, analyse
 from nolabel.components.detect.policy import VERDICTS, finish_records
 from nolabel.components.detect.scan import scan_folder
+from nolabel.components.detect.score_frames import frame_location, load_image
+from nolabel.components.detect.score_partial import end_cut_line, partial_path, read_partial
 from nolabel.components.results.crops import write_crops
 from nolabel.components.results.outputs import write_exports
 from nolabel.components.results.records import load_results
 
-SNIFF_BYTES = 16
 RAW_BOX_FLOOR = 0.05  # detector boxes kept in the partial records (the policy filters later)
 MAX_CHANGE_FRAMES = 60  # a larger group (a whole folder, say) is no camera burst
-
-
-def partial_path(out: Path) -> Path:
-    """Where per-file results accumulate before the final JSON is written."""
-    return out.with_name(out.name + ".partial.jsonl")
-
-
-def _read_partial(path: Path, models: dict[str, str | None]) -> dict[str, dict[str, Any]]:
-    done: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return done
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by an interruption
-        if record.get("models") == models and "path" in record:
-            done[record["path"]] = record
-    return done
-
-
-def _end_cut_line(path: Path) -> None:
-    """Finish a line an interruption cut short, so the next record starts on its own line."""
-    if path.exists() and path.stat().st_size:
-        with path.open("rb+") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) != b"\n":
-                handle.write(b"\n")
-
-
-@dataclass
-class Decoded:
-    """An image's pixels (a large JPEG decoded reduced) and its full (width, height)."""
-
-    array: np.ndarray
-    size: tuple[int, int]
-
-
-def _load_image(path: Path, max_pixels: int, min_side: int | None = None):
-    """A :class:`Decoded`, or (reason, message) when the file is not a usable image."""
-
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-            if sniff_image_type(head) is None:
-                return ("not_an_image", "content is not a JPEG/PNG/GIF/BMP/TIFF/WebP image")
-            data = head + handle.read()
-        image, size = decode_scaled(data, max_pixels, min_side)
-        return Decoded(to_array(image), size)
-    except ImageError as exc:
-        return (exc.reason, str(exc))
-    except OSError as exc:
-        return ("unreadable", f"cannot read: {exc.strerror or exc}")
 
 
 def _identity(model: Any) -> str | None:
@@ -149,11 +92,11 @@ def _burst_order(root: Path, files: list[Path], params: ScoreParams) -> list[lis
     return list(bursts.values())
 
 
-def _burst_changes(paths: list[Path], params: ScoreParams) -> dict[Path, list]:
+def _burst_changes(root: Path, paths: list[Path], params: ScoreParams) -> dict[Path, list]:
     """Changed regions of each frame of one burst (none for single frames or huge groups)."""
     if not params.burst_change or not MIN_FRAMES <= len(paths) <= MAX_CHANGE_FRAMES:
         return {}
-    return dict(zip(paths, change_boxes(paths), strict=True))
+    return dict(zip(paths, change_boxes([frame_location(root, p) for p in paths]), strict=True))
 
 
 def run_score(params: ScoreParams) -> ScoreResult:
@@ -176,10 +119,10 @@ def run_score(params: ScoreParams) -> ScoreResult:
     }
     partial = partial_path(out)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    done = _read_partial(partial, identity) if params.resume else {}
+    done = read_partial(partial, identity) if params.resume else {}
     if not params.resume and partial.exists():
         partial.unlink()
-    _end_cut_line(partial)
+    end_cut_line(partial)
     max_pixels = get_settings().max_image_pixels
     min_side = models_side(models.classifier, models.detector, models.proposer)
     started, scored = time.monotonic(), 0
@@ -211,10 +154,10 @@ def run_score(params: ScoreParams) -> ScoreResult:
 
         for burst in _burst_order(root, files, params):
             todo = [p for p in burst if p.relative_to(root).as_posix() not in done]
-            changes = _burst_changes(burst, params) if todo else {}
+            changes = _burst_changes(root, burst, params) if todo else {}
             for path in todo:
                 rel = path.relative_to(root).as_posix()
-                loaded = _load_image(path, max_pixels, min_side)
+                loaded = load_image(root, path, max_pixels, min_side)
                 if isinstance(loaded, tuple):
                     write({"path": rel, "error": loaded[0], "message": loaded[1]})
                     bar.update(1)
@@ -283,8 +226,7 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
         "images": images,
         "failures": failures,
     }
-    write_text_atomic(run.out, json.dumps(payload, indent=1))
-    exports, crops = _write_exports(run.out, params)
+    exports, crops = _write_outputs(run.out, payload, params)
     return ScoreResult(
         out=str(run.out),
         partial=str(run.partial),
@@ -309,11 +251,22 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
     )
 
 
-def _write_exports(out: Path, params: ScoreParams) -> tuple[dict[str, str], int | None]:
-    """MegaDetector JSON and CSV tables beside ``out``; crops when asked for."""
-
-    results = load_results(out)
-    exports = write_exports(results)
-    if params.crops is None:
-        return exports, None
-    return exports, write_crops(results, params.crops, params.crop_padding)["crops"]
+def _write_outputs(
+    out: Path, payload: dict[str, Any], params: ScoreParams
+) -> tuple[dict[str, str], int | None]:
+    """The results checked, the MegaDetector JSON and CSV tables (and crops, when asked for)
+    written beside ``out``, then ``out`` itself: a failure leaves the previous ``out`` as it was."""
+    pending = write_text_atomic(
+        out.with_name(f".{out.name}.pending"), json.dumps(payload, indent=1)
+    )
+    try:
+        results = load_results(pending)
+        results.path = out  # the exports are named after the results file
+        exports = write_exports(results)
+        crops = None
+        if params.crops is not None:
+            crops = write_crops(results, params.crops, params.crop_padding)["crops"]
+        os.replace(pending, out)
+    finally:
+        pending.unlink(missing_ok=True)
+    return exports, crops

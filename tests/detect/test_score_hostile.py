@@ -96,7 +96,8 @@ def test_score_lists_skipped_entries_and_scores_an_elongated_frame(
 
 def test_a_model_failure_on_one_image_is_recorded_and_the_batch_goes_on():
     from nolabel.components.detect.evidence import FrameModels
-    from nolabel.components.detect.score import Decoded, _score_safely
+    from nolabel.components.detect.score import _score_safely
+    from nolabel.components.detect.score_frames import Decoded
 
     class Picky:
         """A detector that fails on any image wider than 100 px."""
@@ -142,3 +143,119 @@ def test_score_records_do_not_depend_on_the_batch_size(
         images[batch_size] = json.loads(out.read_text())["images"]
     assert any(record["boxes"] for record in images[1])
     assert images[1] == images[16]
+
+
+def _classifier_args(card, out, classifier):
+    return [
+        "score", "--images", str(card), "--out", str(out), "--classifier", str(classifier),
+        "--no-detect", "--no-proposals",
+    ]  # fmt: skip
+
+
+def _run_cli(argv: list[str]) -> int:
+    from nolabel.components.cli import build_app
+    from nolabel.components.common.cli import run_app
+
+    with pytest.raises(SystemExit) as stopped:
+        run_app(build_app(), argv)
+    return stopped.value.code
+
+
+def test_a_bad_partial_log_line_is_one_error_and_nothing_is_overwritten(
+    classifier_dir,  # noqa: F811
+    tmp_path,
+    capsys,
+):
+    rng = np.random.default_rng(6)
+    card = tmp_path / "card"
+    card.mkdir()
+    for index in range(3):
+        make_image(rng, 64)[0].save(card / f"IMG_{index:04d}.JPG", quality=95)
+    out = tmp_path / "r.json"
+    args = _classifier_args(card, out, classifier_dir)
+    assert _run_cli(args) == 0
+    partial = out.with_name(out.name + ".partial.jsonl")
+    lines = partial.read_bytes().splitlines(keepends=True)
+    record = json.loads(lines[0])
+    failure = {"path": "x.jpg", "error": "unreadable", "models": record["models"]}
+    bad_lines = {
+        b"[]": "line is not a JSON object",
+        b"123": "line is not a JSON object",
+        b"\xff\xfe{}": "line is not UTF-8",
+        json.dumps({**record, "path": 5}).encode(): "path 5 is not a file name",
+        json.dumps({**record, "width": "abc"}).encode(): "width is not a positive whole",
+        json.dumps({k: v for k, v in record.items() if k != "width"}).encode(): "width is not",
+        json.dumps(failure).encode(): "message is missing",
+        json.dumps({**record, "change_boxes": [{"bbox": [1, 2], "score": 0.5}]}).encode(): (
+            "change_boxes[0].bbox is not a list of 4 numbers"
+        ),
+    }
+    before = out.read_bytes()
+    capsys.readouterr()
+    for bad, expected in bad_lines.items():
+        log = b"".join([lines[0], bad + b"\n", *lines[1:]])
+        partial.write_bytes(log)
+        assert _run_cli(args) == 2, bad
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1 and errors[0].startswith("error: "), errors
+        assert f"{partial}, line 2: {expected}" in errors[0]
+        assert out.read_bytes() == before and partial.read_bytes() == log
+    partial.write_bytes(b"".join(lines) + lines[0][:25])  # a last line cut mid-write
+    assert _run_cli(args) == 0
+    assert partial.read_bytes() == b"".join(lines)
+
+
+def test_a_failing_export_leaves_the_previous_results_file(
+    classifier_dir,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    from nolabel.components.detect import score
+
+    card = tmp_path / "card"
+    card.mkdir()
+    make_image(np.random.default_rng(7), 64)[0].save(card / "IMG_0001.JPG", quality=95)
+    out = tmp_path / "r.json"
+    params = {"images": str(card), "out": str(out), "classifier": str(classifier_dir)}
+    params.update(use_detector=False, proposals=False)
+    score.run_score(score.ScoreParams(**params))
+    before = out.read_bytes()
+
+    def broken_exports(results):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(score, "write_exports", broken_exports)
+    with pytest.raises(OSError, match="No space"):
+        score.run_score(score.ScoreParams(**params, label="zebra"))
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.timeout(300)
+def test_score_lists_frames_with_undecodable_and_newline_names(
+    classifier_dir,  # noqa: F811
+    tmp_path,
+):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(11)
+    card = tmp_path / "card"
+    card.mkdir()
+    names = [b"bad\xffbyte.jpg", b"new\nline.jpg", b"plain.jpg"]
+    for name in [*names, b"IMG_0001.THM"]:  # a camera's thumbnail: a JPEG, no image name
+        make_image(rng, 64)[0].save(os.path.join(os.fsencode(card), name), format="JPEG")
+    out = tmp_path / "r.json"
+    command = [sys.executable, "-m", "nolabel.components.cli"]
+    command += _classifier_args(card, out, classifier_dir)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    scored = {r["path"] for r in json.loads(out.read_text())["images"]}
+    assert scored == {os.fsdecode(name) for name in names}
+    failures = json.loads(out.read_text())["failures"]
+    assert [(f["path"], f["reason"]) for f in failures] == [("IMG_0001.THM", "not_an_image_name")]
+    megadetector = json.loads((tmp_path / "r.megadetector.json").read_text())
+    assert {image["file"] for image in megadetector["images"]} == scored | {"IMG_0001.THM"}
+    assert (tmp_path / "r.frames.csv").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
