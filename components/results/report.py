@@ -4,11 +4,18 @@ Counts at the top, a filter by verdict, bursts grouped (the most likely first, f
 burst by probability), boxes drawn over each frame (SVG, so they scale with the image) and the
 LIME heat map of a frame where one was computed. Images are linked relatively to the page, or
 embedded as thumbnails (``embed``); ``nolabel serve`` renders the same page at ``/report``.
+
+A results file is input like any other: every name is shown escaped and printable (a non-UTF-8
+byte as ``\\xff``, a newline as ``\\n``), linked by its exact bytes percent-encoded, frames are
+read only as regular files (:mod:`nolabel.components.common.safe_files`), a malformed record is an
+:class:`InputError` naming it, and the page carries a Content-Security-Policy that lets only its
+own hashed script and style run.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import json
@@ -17,10 +24,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
+from nolabel.components.common.errors import InputError
 from nolabel.components.common.files import write_text_atomic
+from nolabel.components.common.safe_files import read_regular
 from nolabel.components.lime.contract import LimeParams
+from nolabel.components.results.names import printable, url_path
 from nolabel.components.results.records import VERDICTS, ScoreResults
 
 THUMB_SIDE = 360
@@ -56,6 +65,22 @@ if(heat)heat.addEventListener('change',()=>document.body.classList.toggle('heat-
 applyFilter();
 """
 SrcFor = Callable[[dict[str, Any]], str]
+# What a record of a hand-edited results file can raise when it is formatted.
+MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError)
+
+
+def _sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def page_policy(*, header: bool = False) -> str:
+    """The page's Content-Security-Policy: its own images (and data: thumbnails), its hashed
+    style and script, nothing else. ``header``: add what only a response header can carry."""
+    policy = (
+        f"default-src 'none'; img-src 'self' data:; style-src {_sha256_source(STYLE)}; "
+        f"script-src {_sha256_source(SCRIPT)}; base-uri 'none'; form-action 'none'"
+    )
+    return policy + ("; frame-ancestors 'none'" if header else "")
 
 
 def linked_src(results: ScoreResults, page: Path) -> SrcFor:
@@ -64,21 +89,32 @@ def linked_src(results: ScoreResults, page: Path) -> SrcFor:
 
     def src(record: dict[str, Any]) -> str:
         rel = os.path.relpath(results.image_path(record), base)
-        return html.escape("/".join(quote(part) for part in Path(rel).parts), quote=True)
+        return html.escape("/".join(url_path(part) for part in Path(rel).parts), quote=True)
 
     return src
 
 
-def thumbnail_uri(path: Path, side: int = THUMB_SIDE) -> str:
-    """A JPEG thumbnail as a data URI ('' when the file cannot be read)."""
+def frame_image(results: ScoreResults, record: dict[str, Any]) -> Any | None:
+    """The frame as an upright RGB ``PIL.Image``, read only as a regular file below the scored
+    root (a link, FIFO or device swapped in: None, as for an unreadable file)."""
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened).convert("RGB")
-            image.thumbnail((side, side))
-    except OSError:
+        data = read_regular(results.root, record["path"])
+    except (InputError, OSError, ValueError):  # ValueError: a name no file can have
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            return ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def thumbnail_uri(image: Any, side: int = THUMB_SIDE) -> str:
+    """A JPEG thumbnail of a ``PIL.Image`` as a data URI ('' for None)."""
+    if image is None:
         return ""
+    image.thumbnail((side, side))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -86,7 +122,7 @@ def thumbnail_uri(path: Path, side: int = THUMB_SIDE) -> str:
 
 def embedded_src(results: ScoreResults) -> SrcFor:
     """Thumbnails embedded in the page (one self-contained file)."""
-    return lambda record: thumbnail_uri(results.image_path(record))
+    return lambda record: thumbnail_uri(frame_image(results, record))
 
 
 def _frame_html(record: dict[str, Any], src: str, heatmap: str | None) -> str:
@@ -101,22 +137,36 @@ def _frame_html(record: dict[str, Any], src: str, heatmap: str | None) -> str:
         for b in boxes
     )
     p = record.get("probability")
-    facts = [html.escape(record["path"]), record["verdict"]]
+    name = html.escape(printable(record["path"]), quote=True)
+    verdict = html.escape(str(record["verdict"]), quote=True)
+    facts = [name, verdict]
     if p is not None:
         facts.append(f"p {p:.3f}, burst {record.get('burst_probability', p):.3f}")
     if record.get("animal_score") is not None:
         facts.append(f"animal score {record['animal_score']:.2f}")
     if record.get("boxes"):
         facts.append(f"{len(record['boxes'])} box(es), best {record['boxes'][0]['score']:.2f}")
-    heat = f'<img class="heat" alt="" src="{heatmap}">' if heatmap else ""
+    heat = f'<img class="heat" alt="" src="{html.escape(heatmap, quote=True)}">' if heatmap else ""
     return (
-        f'<figure class="frame {record["verdict"]}" data-verdict="{record["verdict"]}" '
-        f'data-path="{html.escape(record["path"], quote=True)}">'
-        f'<div class="pic"><img loading="lazy" alt="{html.escape(record["path"], quote=True)}" '
+        f'<figure class="frame {verdict}" data-verdict="{verdict}" data-path="{name}">'
+        f'<div class="pic"><img loading="lazy" alt="{name}" '
         f'src="{src}" width="{width}" height="{height}">{heat}'
         f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none">{rects}</svg></div>'
         f"<figcaption>{' · '.join(facts)}</figcaption></figure>"
     )
+
+
+def _checked_frame_html(record: dict[str, Any], src_for: SrcFor, heatmaps: dict[str, str]) -> str:
+    """One frame's HTML; a malformed record raises an :class:`InputError` naming it."""
+    try:
+        return _frame_html(record, src_for(record), heatmaps.get(record["path"]))
+    except MALFORMED as exc:
+        raise _malformed(record, exc) from None
+
+
+def _malformed(record: dict[str, Any], exc: Exception) -> InputError:
+    name = printable(record.get("path"))
+    return InputError(f"results image '{name}' cannot be shown: {printable(exc)}")
 
 
 def _bursts(results: ScoreResults, max_frames: int) -> tuple[list[tuple[str, list]], int]:
@@ -125,10 +175,13 @@ def _bursts(results: ScoreResults, max_frames: int) -> tuple[list[tuple[str, lis
         groups[record.get("burst") or record["path"]].append(record)
 
     def strength(record: dict[str, Any]) -> float:
-        evidence = results.evidence(record)
-        if evidence is not None:
-            return evidence
-        return max((b["score"] for b in record.get("boxes", [])), default=0.0)
+        try:
+            evidence = results.evidence(record)
+            if evidence is not None:
+                return evidence
+            return float(max((b["score"] for b in record.get("boxes", [])), default=0.0))
+        except MALFORMED as exc:
+            raise _malformed(record, exc) from None
 
     ordered = sorted(groups.items(), key=lambda kv: -max(strength(r) for r in kv[1]))
     shown, left = [], max_frames
@@ -148,15 +201,28 @@ def render_report(
     max_frames: int = 5000,
     title: str = "nolabel review",
 ) -> str:
-    """The review page's HTML."""
-    heatmaps = heatmaps or {}
+    """The review page's HTML; a malformed results record raises an :class:`InputError`."""
+    try:
+        return _page(results, src_for, heatmaps or {}, max_frames, title)
+    except MALFORMED as exc:
+        raise InputError(f"the results cannot be shown: {printable(exc)}") from None
+
+
+def _page(
+    results: ScoreResults,
+    src_for: SrcFor,
+    heatmaps: dict[str, str],
+    max_frames: int,
+    title: str,
+) -> str:
     counts = {v: sum(r["verdict"] == v for r in results.images) for v in VERDICTS}
     bursts, hidden = _bursts(results, max_frames)
     sections = []
     for key, frames in bursts:
-        body = "".join(_frame_html(r, src_for(r), heatmaps.get(r["path"])) for r in frames)
+        body = "".join(_checked_frame_html(r, src_for, heatmaps) for r in frames)
         sections.append(
-            f'<section class="burst"><h2>burst {html.escape(key)} · {len(frames)} frame(s)</h2>'
+            f'<section class="burst"><h2>burst {html.escape(printable(key))} · '
+            f"{len(frames)} frame(s)</h2>"
             f'<div class="frames">{body}</div></section>'
         )
     filters = "".join(
@@ -168,7 +234,8 @@ def render_report(
         '<label><input type="checkbox" id="heat"> LIME heat maps</label>' if heatmaps else ""
     )
     failed = "".join(
-        f"<li>{html.escape(f['path'])}: {html.escape(str(f.get('reason', '')))}</li>"
+        f"<li>{html.escape(printable(f['path']))}: {html.escape(printable(f.get('reason', '')))}"
+        "</li>"
         for f in results.failures
     )
     models = html.escape(json.dumps(results.models))
@@ -176,13 +243,15 @@ def render_report(
     note = f"<p>{hidden} weaker frames not shown (raise --max-frames).</p>" if hidden > 0 else ""
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{page_policy()}">'
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body><header>"
-        f"<h1>{html.escape(title)}: {html.escape(results.label)}</h1><div class=counts>"
+        f"<h1>{html.escape(title)}: {html.escape(printable(results.label))}</h1><div class=counts>"
         f"<span>{len(results.images)} frames</span><span>{burst_count} bursts</span>"
         + "".join(f"<span>{v}: {counts[v]}</span>" for v in VERDICTS)
         + f"<span>failed: {len(results.failures)}</span><span>shown: <b id=shown>0</b></span>"
         f"</div><div class=filters>{filters}{heat_toggle}</div>"
-        f"<small>models {models}; threshold {results.threshold}</small></header>"
+        f"<small>models {models}; threshold {html.escape(str(results.threshold))}</small>"
+        "</header>"
         f"{note}<main>{''.join(sections)}</main>"
         + (
             f"<details><summary>failed frames</summary><ul>{failed}</ul></details>"
@@ -198,7 +267,7 @@ def heatmap_overlays(results: ScoreResults, classifier: Any, top: int) -> dict[s
     ``animal`` frames."""
     import numpy as np
     from matplotlib import colormaps
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     from nolabel.components.lime.explain import explain_image  # numpy: only with heat maps
 
@@ -208,10 +277,8 @@ def heatmap_overlays(results: ScoreResults, classifier: Any, top: int) -> dict[s
     )[: max(0, top)]
     out: dict[str, str] = {}
     for record in ranked:
-        try:
-            with Image.open(results.image_path(record)) as opened:
-                image = ImageOps.exif_transpose(opened).convert("RGB")
-        except OSError:
+        image = frame_image(results, record)
+        if image is None:
             continue
         image.thumbnail((THUMB_SIDE, THUMB_SIDE))
         explanation = explain_image(np.asarray(image), classifier.predict_proba, LimeParams())

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: request IDs, body size cap, metrics and structured JSON access logs."""
+"""Pure-ASGI middleware: request IDs, security headers, body size cap, metrics and structured
+JSON access logs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nolabel.components.serve.metrics import ServeMetrics
+from nolabel.components.serve.security import with_security_headers
 
 access_log = logging.getLogger("nolabel.serve.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -65,7 +67,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Give each request an ID, cap its body, time it, count it and log it as one JSON line."""
+    """Give each request an ID, cap its body, time it, count it and log it as one JSON line;
+    every response gets the security headers (:mod:`nolabel.components.serve.security`)."""
 
     def __init__(
         self, app: ASGIApp, *, metrics: ServeMetrics, max_body_bytes: int, max_headers: int = 100
@@ -94,7 +97,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = with_security_headers(list(message.get("headers", [])))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
