@@ -228,13 +228,15 @@ def probe_polyglot(ctx: Ctx) -> list[Row]:
         for name in names:
             (base / name).rename(card / name)
     payload = json.loads(out.read_text())
+    clean = dump(out.with_name("clean.json"), payload)  # as score wrote it: the page's headers
     added = [n for n in names if n not in {r["path"] for r in payload["images"]}]
     for name in added:  # not scored as frames: listed by hand, the worst case for /report
         payload["images"].append({**payload["images"][0], "path": name})
     dump(out, payload)
     rows = []
-    with served(ctx, out) as client:
+    with served(ctx, clean) as client:
         page = client.get("/report")
+    with served(ctx, out) as client:
         for name in names:
             response = client.get("/report/files/" + name)
             kind = response.headers.get("content-type", "")
@@ -243,7 +245,9 @@ def probe_polyglot(ctx: Ctx) -> list[Row]:
             said = f" ({run.last()[:60]})" if run.rc else ""
             detail = f"score {run}{said}; {how}; GET -> {http(response)} [{guards(response)}]"
             rows.append(row(f"2 polyglot {name}", unsafe, detail))
-    return rows + [("2 /report page headers", "n/a", f"{http(page)} [{guards(page)}]")]
+    headers = ("content-security-policy", "x-content-type-options", "x-frame-options")
+    bare = page.status_code == 200 and not all(page.headers.get(h) for h in headers)
+    return rows + [row("2 /report page headers", bare, f"{http(page)} [{guards(page)}]")]
 
 
 def probe_outside(ctx: Ctx) -> list[Row]:
