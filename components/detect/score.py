@@ -105,7 +105,7 @@ def run_score(params: ScoreParams) -> ScoreResult:
 
     if not (params.use_classifier or params.use_detector or params.proposals):
         raise InputError("nothing to do: the classifier, detector and proposals are all off")
-    root, out = Path(params.images).expanduser(), Path(params.out).expanduser()
+    root, out = Path(params.images).expanduser().absolute(), Path(params.out).expanduser()
     scan = scan_folder(root)
     files = scan.files
     models = _load_models(params)

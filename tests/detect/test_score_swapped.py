@@ -102,3 +102,23 @@ def _exif_with_time():
     exif = Image.Exif()
     exif[306] = "2024:05:01 22:10:03"  # DateTime
     return exif
+
+
+@pytest.mark.timeout(120)
+def test_a_card_named_by_a_relative_path_is_scored(
+    card,
+    classifier_dir,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    from nolabel.components.detect import score
+
+    monkeypatch.chdir(tmp_path)
+    params = score.ScoreParams(
+        images="card", out="r.json", classifier=str(classifier_dir), use_detector=False,
+        proposals=False,
+    )  # fmt: skip
+    result = score.run_score(params)
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert {f["path"] for f in results["failures"]} == set()
+    assert len(results["images"]) == result.scored == 9
