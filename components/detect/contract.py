@@ -8,8 +8,10 @@ from pydantic import Field
 
 from nolabel.components.common.contracts import Contract, Step
 from nolabel.components.common.defaults import (
+    DEFAULT_BURST_GAP,
     DEFAULT_BURST_GATE,
     DEFAULT_FRAME_GATE,
+    DEFAULT_LABEL,
     DEFAULT_MIN_SCORE,
     DEFAULT_PROPOSER,
     DEFAULT_PROPOSER_SIDE,
@@ -63,7 +65,9 @@ class DetectTrainParams(Contract):
         3.0, ge=0, description="Least change score (deviations × √area) of a pseudo-boxed frame."
     )
     bursts: BurstMode = Field("auto", description="How --target frames are grouped into bursts.")
-    burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
+    burst_gap: float = Field(
+        DEFAULT_BURST_GAP, ge=0, description="EXIF seconds between frames of a burst."
+    )
     pastes: int = Field(
         0,
         ge=0,
@@ -149,13 +153,18 @@ class ScoreParams(Contract):
         True, description="Candidates from what changes within each burst (3+ frames)."
     )
     bursts: BurstMode = Field("auto", description="How frames are grouped into bursts.")
-    burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
+    burst_gap: float = Field(
+        DEFAULT_BURST_GAP, ge=0, description="EXIF seconds between frames of a burst."
+    )
     boxes_on_empty: bool = Field(False, description="Keep boxes on frames called empty.")
     use_classifier: bool = Field(True, description="Run the classifier.")
     use_detector: bool = Field(True, description="Run the detector.")
     resume: bool = Field(True, description="Skip files already scored in the partial results.")
     label: str = Field(
-        "animal", min_length=1, max_length=100, description="What the models find (in exports)."
+        DEFAULT_LABEL,
+        min_length=1,
+        max_length=100,
+        description="What the models find (in exports).",
     )
     crops: str | None = Field(None, description="Folder for crops of the kept boxes.")
     crop_padding: float = Field(0.1, ge=0, le=1, description="Crop padding × box size.")
