@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from nolabel.components.common.contracts import Contract, Step
 from nolabel.components.common.defaults import (
@@ -99,7 +99,11 @@ class DetectTrainResult(Contract):
 class DetectEvalParams(Contract):
     """What `nolabel detect eval` needs."""
 
-    model: str | None = Field(None, description="Detector URI; None: the registry's.")
+    detector: str | None = Field(
+        None,
+        validation_alias=AliasChoices("detector", "model"),  # "model": its name before 0.x
+        description="Detector URI; None: the registry's.",
+    )
     gt: str = Field(..., description="Human COCO boxes (path or store URI).")
     images: str | None = Field(None, description="Directory of the images (default: from --gt).")
 
