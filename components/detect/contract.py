@@ -195,29 +195,27 @@ class ScoreResult(Contract):
     crops: int | None = None
 
 
-DETECT = Step(
-    "detect",
-    DetectTrainParams,
-    DetectTrainResult,
-    run="nolabel.components.detect.step:run",
-    image="detect",
-    gpu=True,
-)
-EVALUATE = Step(
-    "evaluate",
-    DetectEvalParams,
-    DetectEvalResult,
-    run="nolabel.components.detect.step:run_eval",
-    image="detect",
-    json_command="eval-json",
-    gpu=True,
-)
-SCORE = Step(
-    "score",
-    ScoreParams,
-    ScoreResult,
-    run="nolabel.components.detect.score:run_score",
-    image="detect",
-    json_command="score-json",
-    gpu=True,
-)
+def detect(params: DetectTrainParams) -> DetectTrainResult:
+    """Run the detect step (:func:`nolabel.components.detect.step.run`, imported now)."""
+    from nolabel.components.detect.step import run
+
+    return run(params)
+
+
+def evaluate(params: DetectEvalParams) -> DetectEvalResult:
+    """Run the evaluate step (:func:`nolabel.components.detect.step.run_eval`, imported now)."""
+    from nolabel.components.detect.step import run_eval
+
+    return run_eval(params)
+
+
+def score(params: ScoreParams) -> ScoreResult:
+    """Run the score step (:func:`nolabel.components.detect.score.run_score`, imported now)."""
+    from nolabel.components.detect.score import run_score
+
+    return run_score(params)
+
+
+DETECT = Step(detect, image="detect", gpu=True)
+EVALUATE = Step(evaluate, image="detect", json_command="eval-json", gpu=True)
+SCORE = Step(score, image="detect", json_command="score-json", gpu=True)

@@ -155,6 +155,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
             set_data(cfg, split, str(save_coco(part, work / f"{split}.json")))
         with tracking.start_run("detect-train", tags={"step": "detect"}) as active:
             run_id = active.info.run_id
+            tracking.log_input(params.boxes, coco, "lime-boxes")  # lineage: which LIME boxes
             tracking.log_params(
                 {
                     **params.model_dump(),

@@ -100,10 +100,11 @@ class ExplainResult(Contract):
     run_id: str | None
 
 
-EXPLAIN = Step(
-    "explain",
-    ExplainParams,
-    ExplainResult,
-    run="nolabel.components.lime.step:run",
-    image="spark",
-)
+def explain(params: ExplainParams) -> ExplainResult:
+    """Run the explain step (:func:`nolabel.components.lime.step.run`, imported now)."""
+    from nolabel.components.lime.step import run
+
+    return run(params)
+
+
+EXPLAIN = Step(explain, image="spark")

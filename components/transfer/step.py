@@ -154,6 +154,7 @@ def run(params: TrainParams) -> TrainResult:
     )  # fmt: skip
     outcomes, cache = [], {}
     with tracking.start_run(f"train-{params.dataset}", tags=TRAIN_TAGS) as parent:
+        tracking.log_manifest_input(store, params.dataset)  # lineage: which crawl
         tracking.log_params(
             {**params.model_dump(exclude={"weights"}), "train_images": len(train_ids),
              "test_images": len(test_ids), "image_errors": errors, **counts}
