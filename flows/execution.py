@@ -21,7 +21,6 @@ from pydantic import BaseModel
 from nolabel.components.common.contracts import Step
 from nolabel.components.common.errors import ConfigurationError, NolabelError
 from nolabel.components.common.settings import Settings, get_settings
-from nolabel.flows.steps import get_step
 
 # Settings forwarded to a Kubernetes Job as references to a Secret, never as values.
 SECRET_ENV = (
@@ -94,17 +93,16 @@ def _job_name(target: Step, payload: str) -> str:
 
 
 def docker_container_spec(
-    step: str,
+    target: Step[Any, Any],
     params: BaseModel | Mapping[str, Any],
     settings: Settings,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments of ``create_docker_container`` that run ``step`` on ``params``.
+    """Keyword arguments of ``create_docker_container`` that run ``target`` on ``params``.
 
     NOLABEL_HOME is bind-mounted at the same path, so the container sees the same local store,
     MLflow database and downloaded files as the flow.
     """
-    target = get_step(step)
     payload = params_json(params)
     entrypoint, command = container_command(target, payload)
     env = forwarded_env(environ)
@@ -142,20 +140,19 @@ def _check_cluster_ready(settings: Settings) -> None:
 
 
 def kubernetes_job_manifest(
-    step: str,
+    target: Step[Any, Any],
     params: BaseModel | Mapping[str, Any],
     settings: Settings,
     environ: Mapping[str, str] | None = None,
     secret_name: str = DEFAULT_SECRET_NAME,
     suffix: str | None = None,
 ) -> dict[str, Any]:
-    """A ``batch/v1`` Job that runs ``step`` on ``params`` with the settings' image and resources.
+    """A ``batch/v1`` Job that runs ``target`` on ``params`` with the settings' image and resources.
 
     Plain NOLABEL_* settings are copied as values; credentials are ``secretKeyRef``s into
     ``secret_name`` (key = variable name), so no secret value is ever written into the Job.
     """
     _check_cluster_ready(settings)
-    target = get_step(step)
     payload = params_json(params)
     command, args = container_command(target, payload)
     plain = {
@@ -220,9 +217,8 @@ def kubernetes_job_manifest(
     }
 
 
-def run_local(step: str, params: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+def run_local(target: Step[Any, Any], params: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
     """Run the step's function in this process (params and result through JSON)."""
-    target = get_step(step)
     params_model = target.params.model_validate_json(params_json(params))
     result = target(params_model)
     if isinstance(result, BaseModel):
@@ -230,13 +226,15 @@ def run_local(step: str, params: BaseModel | Mapping[str, Any]) -> dict[str, Any
     return json.loads(json.dumps(result, default=str))
 
 
-def run_docker(step: str, params: BaseModel | Mapping[str, Any], settings: Settings) -> dict:
+def run_docker(
+    target: Step[Any, Any], params: BaseModel | Mapping[str, Any], settings: Settings
+) -> dict:
     """Run the step as a container on prefect-docker's ``DockerHost``; its result is its last
     stdout line."""
     from docker.types import DeviceRequest
     from prefect_docker.host import DockerHost
 
-    spec = docker_container_spec(step, params, settings)
+    spec = docker_container_spec(target, params, settings)
     with DockerHost().get_client() as client:
         # device "auto" asks for GPUs only from an engine that has NVIDIA's runtime
         gpus = settings.device == "cuda" or "nvidia" in client.info().get("Runtimes", {})
@@ -253,7 +251,7 @@ def run_docker(step: str, params: BaseModel | Mapping[str, Any], settings: Setti
             if status.get("StatusCode", 1) != 0:
                 errors = container.logs(stdout=False, stderr=True, tail=20)
                 raise StepFailed(
-                    f"{step} container exited with {status.get('StatusCode')}: "
+                    f"{target.name} container exited with {status.get('StatusCode')}: "
                     f"{errors.decode('utf-8', 'replace')[-800:]}"
                 )
         finally:
@@ -261,13 +259,15 @@ def run_docker(step: str, params: BaseModel | Mapping[str, Any], settings: Setti
     return parse_result(stdout)
 
 
-def run_kubernetes(step: str, params: BaseModel | Mapping[str, Any], settings: Settings) -> dict:
+def run_kubernetes(
+    target: Step[Any, Any], params: BaseModel | Mapping[str, Any], settings: Settings
+) -> dict:
     """Run the step as a Kubernetes Job via prefect-kubernetes; its result is the pod log's
     last line."""
     from prefect_kubernetes.credentials import KubernetesCredentials
     from prefect_kubernetes.jobs import KubernetesJob
 
-    manifest = kubernetes_job_manifest(step, params, settings)
+    manifest = kubernetes_job_manifest(target, params, settings)
     job = KubernetesJob(
         v1_job=manifest,
         credentials=KubernetesCredentials(),
@@ -278,17 +278,18 @@ def run_kubernetes(step: str, params: BaseModel | Mapping[str, Any], settings: S
     job_run.wait_for_completion()
     logs = job_run.fetch_result()
     if not logs:
-        raise StepFailed(f"{step} Job produced no pod logs")
+        raise StepFailed(f"{target.name} Job produced no pod logs")
     return parse_result(list(logs.values())[-1])
 
 
 def execute_step(
-    step: str, params: BaseModel | Mapping[str, Any], settings: Settings | None = None
+    target: Step[Any, Any], params: BaseModel | Mapping[str, Any], settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Run ``step`` on ``params`` where ``settings.execution`` says; return its result dict."""
+    """Run ``target`` on ``params`` where ``settings.execution`` says; return its result as JSON
+    data (what a container prints)."""
     settings = settings or get_settings()
     if settings.execution == "docker":
-        return run_docker(step, params, settings)
+        return run_docker(target, params, settings)
     if settings.execution == "kubernetes":
-        return run_kubernetes(step, params, settings)
-    return run_local(step, params)
+        return run_kubernetes(target, params, settings)
+    return run_local(target, params)

@@ -5,67 +5,92 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
+from nolabel.components.common.contracts import Contract
 from nolabel.components.common.datasets import check_name
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import ProviderName
-from nolabel.components.crawl.contract import MAX_PER_PAGE, PER_PAGE, Queries
-from nolabel.components.transfer.contract import Backbone
+from nolabel.components.crawl.contract import CrawlParams, Queries
+from nolabel.components.detect.contract import DetectTrainParams
+from nolabel.components.lime.contract import ExplainParams
+from nolabel.components.transfer.contract import Backbone, TrainParams
+
+Localizer = Literal["lime", "gradcam"]
 
 DEMO_DATASET = "demo"  # dataset name of `nolabel demo`
 
 
-class PipelineParams(BaseModel):
-    """Everything ``build_detector`` needs: crawl, classifier, LIME and detector settings."""
+def step_field(params: type[Contract], name: str) -> Any:
+    """A step's field as a field of the pipeline's: the same default, bounds and description."""
+    return FieldInfo.merge_field_infos(params.model_fields[name])
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    dataset: str = Field(..., description="Dataset name in the store (letters, digits, ._-).")
-    provider: ProviderName = Field("demo", description="Image search provider.")
-    positive: Queries = Field(..., min_length=1, description="Positive-class search queries.")
-    negative: Queries = Field(default_factory=list, description="Negative-class queries.")
-    random_negatives: int = Field(
-        0, ge=0, le=100_000, description="Number of random-word negative queries."
-    )
-    pages: int = Field(1, ge=1, le=1000, description="Result pages per positive query.")
-    per_page: int = Field(PER_PAGE, ge=1, le=MAX_PER_PAGE, description="Images per page.")
-    folder_root: str | None = Field(None, description="Root directory of the folder provider.")
-    backbone: Backbone = Field("efficientnet-lite0", description="Featurizer backbone.")
-    variants: list[str] | None = Field(
-        None, description="Classifier variants to compare (None: the train step's default)."
-    )
+# The step fields the pipeline declares at top level (the ones most runs give).
+TOP_LEVEL: dict[type[Contract], tuple[str, ...]] = {
+    CrawlParams: (
+        "dataset", "provider", "positive", "negative", "random_negatives", "pages", "per_page",
+        "folder_root",
+    ),
+    TrainParams: ("dataset", "backbone"),
+    ExplainParams: ("dataset", "localizer"),
+    DetectTrainParams: ("target", "epochs", "image_size"),
+}  # fmt: skip
+
+
+class PipelineParams(Contract):
+    """Everything ``build_detector`` needs: the steps' own params, less what earlier steps fill in.
+
+    Top level: the settings most runs give, each the step's own field (default, bounds and help);
+    ``*_options``: any other field of that step's params, checked against it before the crawl.
+    """
+
+    dataset: str = step_field(CrawlParams, "dataset")
+    provider: ProviderName = step_field(CrawlParams, "provider")
+    positive: Queries = step_field(CrawlParams, "positive")
+    negative: Queries = step_field(CrawlParams, "negative")
+    random_negatives: int = step_field(CrawlParams, "random_negatives")
+    pages: int = step_field(CrawlParams, "pages")
+    per_page: int = step_field(CrawlParams, "per_page")
+    folder_root: str | None = step_field(CrawlParams, "folder_root")
+    backbone: Backbone = step_field(TrainParams, "backbone")
+    # A list (one --variant flag each) for the step's comma-separated string; None: its default.
+    variants: list[str] | None = Field(None, description="Classifier variants to compare.")
+    # The LIME knob most runs change, without writing explain_options.lime; None: its default.
     lime_samples: int | None = Field(
-        None, ge=10, le=100_000, description="LIME samples per image (default: the step's)."
+        None, ge=2, le=100_000, description="LIME samples per image (default: the step's)."
     )
-    localizer: Literal["lime", "gradcam"] = Field(
-        "lime", description="Where the object is: LIME or Grad-CAM (one forward pass)."
-    )
-    target: str | None = Field(
-        None,
-        description="Folder of the user's unlabeled frames: its confident-empty frames train the "
-        "detector as negatives, what moves in its positive bursts as pseudo-boxes (adaptation "
-        "to the user's cameras).",
-    )
+    localizer: Localizer = step_field(ExplainParams, "localizer")
+    target: str | None = step_field(DetectTrainParams, "target")
     detector_negatives: bool = Field(
         False,
         description="Also train the detector on the crawl's negatives as images holding nothing "
         "(off by default: it cost AP50 on lion-test, see the detect README).",
     )
-    detector_config: str | None = Field(None, description="Detector config name.")
-    epochs: int = Field(12, ge=1, le=1000, description="Detector fine-tuning epochs.")
-    image_size: int = Field(512, ge=64, le=4096, description="Detector input image size.")
+    epochs: int = step_field(DetectTrainParams, "epochs")
+    image_size: int = step_field(DetectTrainParams, "image_size")
     promote: bool = Field(False, description="Set alias 'production' on the new models.")
     run_tag: str = Field(
         "", max_length=64, description="Salt of the step result keys: a new tag redoes every step."
     )
-    crawl_options: dict[str, Any] = Field(default_factory=dict, description="Extra CrawlParams.")
-    train_options: dict[str, Any] = Field(default_factory=dict, description="Extra TrainParams.")
+    crawl_options: dict[str, Any] = Field(
+        default_factory=dict, description="Other CrawlParams fields (checked before the crawl)."
+    )
+    train_options: dict[str, Any] = Field(
+        default_factory=dict, description="Other TrainParams fields (checked before the crawl)."
+    )
     explain_options: dict[str, Any] = Field(
-        default_factory=dict, description="Extra ExplainParams."
+        default_factory=dict,
+        description="Any other ExplainParams field (checked before the crawl).",
     )
     detect_options: dict[str, Any] = Field(
-        default_factory=dict, description="Extra DetectTrainParams."
+        default_factory=dict,
+        description="Any other DetectTrainParams field (checked before the crawl).",
     )
 
     @field_validator("dataset")
@@ -87,16 +112,25 @@ class PipelineParams(BaseModel):
             raise ValueError(f"queries both positive and negative: {sorted(overlap)}")
         return self
 
+    def step_values(self, params: type[Contract]) -> dict[str, Any]:
+        """This run's values of ``params``' fields: its top-level ones, then its options (what
+        earlier steps fill in is the caller's)."""
+        options = {
+            CrawlParams: self.crawl_options,
+            TrainParams: self.train_options,
+            ExplainParams: self.explain_options,
+            DetectTrainParams: self.detect_options,
+        }[params]
+        return {**{name: getattr(self, name) for name in TOP_LEVEL[params]}, **options}
+
 
 def default_tag() -> str:
     """Today's UTC date: a scheduled refresh re-crawls once per day it runs."""
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-class RefreshParams(BaseModel):
+class RefreshParams(Contract):
     """``refresh``: re-crawl and retrain, promote only what beats production."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     pipeline: PipelineParams = Field(..., description="Pipeline settings (promote is ignored).")
     tag: str | None = Field(
@@ -112,10 +146,8 @@ class RefreshParams(BaseModel):
     min_improvement: float = Field(0.0, ge=0.0, description="Margin the new model must win by.")
 
 
-class ScoreFolderParams(BaseModel):
+class ScoreFolderParams(Contract):
     """``score_folder``: score a local folder or a store prefix / bucket URI of images."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     source: str = Field(
         ...,

@@ -7,6 +7,7 @@ running the flow again after a crash resumes at the first unfinished step.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,156 +19,149 @@ from nolabel.components.common.datasets import images_prefix
 from nolabel.components.common.names import CANDIDATE, PRODUCTION
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
+from nolabel.components.crawl.contract import CRAWL, CrawlParams, CrawlResult
+from nolabel.components.detect.contract import (
+    DETECT,
+    EVALUATE,
+    DetectEvalParams,
+    DetectEvalResult,
+    DetectTrainParams,
+    DetectTrainResult,
+)
+from nolabel.components.lime.contract import EXPLAIN, ExplainParams, ExplainResult
+from nolabel.components.transfer.contract import TRAIN, TrainParams, TrainResult
 from nolabel.flows import promotion, report
 from nolabel.flows.crashes import claim_flow_run
 from nolabel.flows.data import dataset_truth_path, flow_dir
 from nolabel.flows.params import PipelineParams
-from nolabel.flows.steps import CRAWL, DETECT, EVALUATE, EXPLAIN, TRAIN
-from nolabel.flows.tasks import crawl_task, detect_task, evaluate_task, explain_task, train_task
+from nolabel.flows.tasks import crawl_task, step_task
 
 
-def crawl_params(params: PipelineParams) -> dict[str, Any]:
-    """CrawlParams of the pipeline."""
-    values: dict[str, Any] = {
-        "dataset": params.dataset,
-        "provider": params.provider,
-        "positive": params.positive,
-        "negative": params.negative,
-        "random_negatives": params.random_negatives,
-        "pages": params.pages,
-        "per_page": params.per_page,
-    }
-    if params.folder_root:
-        values["folder_root"] = params.folder_root
-    return {**values, **params.crawl_options}
+def crawl_params(params: PipelineParams) -> CrawlParams:
+    """The crawl of the pipeline's dataset."""
+    return CRAWL.check_params(params.step_values(CrawlParams))
 
 
-def train_params(params: PipelineParams) -> dict[str, Any]:
-    """TrainParams of the pipeline."""
-    values: dict[str, Any] = {"dataset": params.dataset, "backbone": params.backbone}
-    if params.variants:
-        values["variants"] = ",".join(params.variants)
-    return {**values, **params.train_options}
+def train_params(params: PipelineParams) -> TrainParams:
+    """The classifier trained on the crawled dataset."""
+    variants = {"variants": ",".join(params.variants)} if params.variants else {}
+    return TRAIN.check_params({**variants, **params.step_values(TrainParams)})
 
 
 def explain_params(
-    params: PipelineParams, train: dict[str, Any], truth: Path | None
-) -> dict[str, Any]:
-    """ExplainParams: LIME boxes for the dataset's images with the new classifier."""
+    params: PipelineParams, trained: TrainResult | None, truth: Path | None
+) -> ExplainParams:
+    """LIME boxes for the dataset's images with the new classifier (None: only checking)."""
+    values = params.step_values(ExplainParams)
+    if params.lime_samples is not None:  # both sets of LIME knobs; the options' win
+        values["lime"] = {"num_samples": params.lime_samples, **values.get("lime", {})}
     out = flow_dir(params.dataset) / "lime" / "boxes.coco.json"
-    values: dict[str, Any] = {
-        "dataset": params.dataset,
-        "model": train["model_uri"],
-        "out": str(out),
-        "localizer": params.localizer,
-    }
-    if params.lime_samples is not None:
-        values["lime"] = {"num_samples": params.lime_samples}
+    given = {"model": trained.model_uri if trained else None, "out": str(out)}
     if truth is not None:
-        values["gt"] = str(truth)
-    options = dict(params.explain_options)
-    if "lime" in values and isinstance(options.get("lime"), dict):
-        options["lime"] = {**values["lime"], **options["lime"]}  # both sets of LIME knobs
-    return {**values, **options}
+        given["gt"] = str(truth)
+    return EXPLAIN.check_params({**given, **values})
 
 
 def detect_params(
-    params: PipelineParams, explain: dict[str, Any], train: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """DetectTrainParams: fine-tune on the LIME boxes; with ``detector_negatives`` also on the
-    crawl's negatives (images with nothing to box), with a target on the user's
-    confident-empty frames and the pseudo-boxes of its positive bursts."""
-    values: dict[str, Any] = {
-        "boxes": explain["coco_uri"],
-        "epochs": params.epochs,
-        "image_size": params.image_size,
-    }
+    params: PipelineParams, explained: ExplainResult, trained: TrainResult | None = None
+) -> DetectTrainParams:
+    """Fine-tune on the LIME boxes; with ``detector_negatives`` also on the crawl's negatives
+    (images with nothing to box), with a target on the user's confident-empty frames and the
+    pseudo-boxes of its positive bursts (ranked by the new classifier)."""
+    given: dict[str, Any] = {"boxes": explained.coco_uri}
     if params.detector_negatives:
-        values["negatives"] = [params.dataset]
-    if params.target:
-        values["target"] = params.target
-        if train:
-            values["classifier"] = train["model_uri"]
-    if params.detector_config:
-        values["config"] = params.detector_config
-    return {**values, **params.detect_options}
+        given["negatives"] = [params.dataset]
+    if params.target and trained:
+        given["classifier"] = trained.model_uri
+    return DETECT.check_params({**given, **params.step_values(DetectTrainParams)})
 
 
-def evaluate_params(model_uri: str, crawl: dict[str, Any]) -> dict[str, Any]:
-    """DetectEvalParams: a detector against the dataset's true boxes (store URIs, so a container
-    or Job reads them from the store too)."""
-    images = open_store().uri(images_prefix(crawl["dataset"]))
-    return {"model": model_uri, "gt": crawl["truth_uri"], "images": images}
+def check_step_params(params: PipelineParams) -> None:
+    """Every step's params checked before the crawl starts (a misspelled option fails in
+    seconds, not after an hour of crawling)."""
+    crawl_params(params)
+    train_params(params)
+    explain_params(params, None, None)  # model None: valid (the registry's), so no stand-in
+    boxes = ExplainResult.model_construct(coco_uri="")  # the one value only explain can give
+    detect_params(params, boxes)
 
 
-def local_truth(crawl: dict[str, Any]) -> Path | None:
+def evaluate_params(model_uri: str, crawled: CrawlResult) -> DetectEvalParams:
+    """A detector against the dataset's true boxes (store URIs, so a container or Job reads them
+    from the store too)."""
+    images = open_store().uri(images_prefix(crawled.dataset))
+    return DetectEvalParams(model=model_uri, gt=crawled.truth_uri, images=images)
+
+
+def local_truth(crawled: CrawlResult) -> Path | None:
     """A local copy of the true boxes for LIME scoring (not in Kubernetes Jobs: no shared disk)."""
-    if not crawl.get("truth_uri") or get_settings().execution == "kubernetes":
+    if not crawled.truth_uri or get_settings().execution == "kubernetes":
         return None
-    return dataset_truth_path(crawl["dataset"])
+    return dataset_truth_path(crawled.dataset)
 
 
 @task(name="promote", cache_policy=NONE, persist_result=False)
-def promote_models(train: dict[str, Any], detect: dict[str, Any]) -> dict[str, Any]:
+def promote_models(trained: TrainResult, detector: DetectTrainResult) -> dict[str, Any]:
     """Set alias ``production`` on the new classifier and detector versions."""
     return {
-        "classifier": promotion.promote(train["model_name"], train["model_version"]),
-        "detector": promotion.promote(detect["model_name"], detect["model_version"]),
+        "classifier": promotion.promote(trained.model_name, trained.model_version),
+        "detector": promotion.promote(detector.model_name, detector.model_version),
     }
 
 
-def model_entry(result: dict[str, Any], alias: str) -> dict[str, Any]:
+def model_entry(result: TrainResult | DetectTrainResult, alias: str) -> dict[str, Any]:
     """Name, version, alias and URI of a model a step registered."""
-    name = result["model_name"]
-    version = result["model_version"]
+    name, version = result.model_name, result.model_version
     return {
         "name": name,
         "version": version,
         "alias": alias,
         "uri": f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}",
-        "run_uri": result["model_uri"],
+        "run_uri": result.model_uri,
     }
 
 
-def check_step_params(params: PipelineParams) -> None:
-    """Every step's params checked before the crawl starts (a bad option fails in seconds, not
-    after an hour of crawling); values that only upstream steps produce are stood in for."""
-    crawl = CRAWL.check_params(crawl_params(params))
-    TRAIN.check_params(train_params(params))
-    train = {"model_uri": "models:/pending/1"}
-    EXPLAIN.check_params(explain_params(params, train, None))
-    DETECT.check_params(detect_params(params, {"coco_uri": "pending.coco.json"}, train))
-    evaluate = evaluate_params("models:/pending/1", {"dataset": crawl.dataset, "truth_uri": ""})
-    EVALUATE.check_params(evaluate)
+@dataclass
+class PipelineResults:
+    """What each step of one pipeline run gave (``evaluate``: only with true boxes)."""
+
+    crawl: CrawlResult
+    train: TrainResult
+    explain: ExplainResult
+    detect: DetectTrainResult
+    evaluate: DetectEvalResult | None = None
+
+    def as_json(self) -> dict[str, dict[str, Any]]:
+        """``{step: result}`` as JSON data, for summaries and reports."""
+        return {
+            name: result.model_dump(mode="json")
+            for name, result in vars(self).items()
+            if result is not None
+        }
 
 
-def run_pipeline_steps(params: PipelineParams) -> dict[str, dict[str, Any]]:
+def run_pipeline_steps(params: PipelineParams) -> PipelineResults:
     """Run (or resume) crawl → train → explain → detect → evaluate; return every step result."""
     check_step_params(params)
     salt = {"run_tag": params.run_tag} if params.run_tag else {}
-    steps: dict[str, dict[str, Any]] = {}
-    steps["crawl"] = crawl_task(step="crawl", params=crawl_params(params), upstream=salt)
-    crawl = steps["crawl"]
-    steps["train"] = train_task(
-        step="train", params=train_params(params), upstream={**salt, "crawl": crawl}
+    crawled = crawl_task(CRAWL, crawl_params(params), upstream=salt)
+    trained = step_task(TRAIN, train_params(params), upstream={**salt, "crawl": crawled})
+    explained = step_task(
+        EXPLAIN,
+        explain_params(params, trained, local_truth(crawled)),
+        upstream={**salt, "crawl": crawled, "train": trained},
     )
-    steps["explain"] = explain_task(
-        step="explain",
-        params=explain_params(params, steps["train"], local_truth(crawl)),
-        upstream={**salt, "crawl": crawl, "train": steps["train"]},
+    detector = step_task(
+        DETECT, detect_params(params, explained, trained), upstream={**salt, "explain": explained}
     )
-    steps["detect"] = detect_task(
-        step="detect",
-        params=detect_params(params, steps["explain"], steps["train"]),
-        upstream={**salt, "explain": steps["explain"]},
-    )
-    if crawl.get("truth_uri") and steps["detect"]["model_uri"]:
-        steps["evaluate"] = evaluate_task(
-            step="evaluate",
-            params=evaluate_params(steps["detect"]["model_uri"], crawl),
-            upstream={**salt, "crawl": crawl, "detect": steps["detect"]},
+    results = PipelineResults(crawled, trained, explained, detector)
+    if crawled.truth_uri and detector.model_uri:
+        results.evaluate = step_task(
+            EVALUATE,
+            evaluate_params(detector.model_uri, crawled),
+            upstream={**salt, "crawl": crawled, "detect": detector},
         )
-    return steps
+    return results
 
 
 @flow(name="build_detector", log_prints=True)
@@ -176,16 +170,17 @@ def build_detector(params: PipelineParams) -> dict[str, Any]:
     claim_flow_run()  # label this run; mark runs of killed processes Crashed
     logger = get_run_logger()
     started = time.monotonic()
-    steps = run_pipeline_steps(params)
+    results = run_pipeline_steps(params)
     alias = CANDIDATE
     promoted: dict[str, Any] = {}
     if params.promote:
-        promoted = promote_models(steps["train"], steps["detect"])
+        promoted = promote_models(results.train, results.detect)
         alias = PRODUCTION
     models = {
-        "classifier": model_entry(steps["train"], alias),
-        "detector": model_entry(steps["detect"], alias),
+        "classifier": model_entry(results.train, alias),
+        "detector": model_entry(results.detect, alias),
     }
+    steps = results.as_json()
     notes = [f"dataset `{params.dataset}` from provider `{params.provider}`"]
     if not params.promote:
         notes.append("models left at alias `candidate` (pass promote=true to make them production)")

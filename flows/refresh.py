@@ -16,11 +16,18 @@ from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
 from nolabel.components.common.names import CANDIDATE, PRODUCTION
+from nolabel.components.detect.contract import EVALUATE, DetectEvalResult
+from nolabel.components.transfer.contract import TrainResult
 from nolabel.flows import promotion, report
 from nolabel.flows.crashes import claim_flow_run
 from nolabel.flows.params import RefreshParams, default_tag
-from nolabel.flows.pipeline import evaluate_params, model_entry, run_pipeline_steps
-from nolabel.flows.tasks import evaluate_task
+from nolabel.flows.pipeline import (
+    PipelineResults,
+    evaluate_params,
+    model_entry,
+    run_pipeline_steps,
+)
+from nolabel.flows.tasks import step_task
 
 
 def _production_metrics(name: str, version: str | None) -> dict[str, float]:
@@ -33,14 +40,14 @@ def _production_metrics(name: str, version: str | None) -> dict[str, float]:
 
 
 @task(name="compare-classifier", cache_policy=NONE, persist_result=False)
-def compare_classifier(train: dict[str, Any], metric: str, margin: float) -> dict[str, Any]:
+def compare_classifier(trained: TrainResult, metric: str, margin: float) -> dict[str, Any]:
     """Decide whether the new classifier replaces production."""
-    name = train["model_name"]
+    name = trained.model_name
     current = promotion.production_version(name)
     return promotion.decide(
         name,
-        train["model_version"],
-        promotion.find_metric(train["metrics"], metric),
+        trained.model_version,
+        promotion.find_metric(trained.metrics, metric),
         current,
         promotion.find_metric(_production_metrics(name, current), metric),
         metric,
@@ -49,34 +56,36 @@ def compare_classifier(train: dict[str, Any], metric: str, margin: float) -> dic
 
 
 def compare_detector(
-    steps: dict[str, dict[str, Any]], params: RefreshParams, salt: dict
-) -> dict[str, Any]:
+    results: PipelineResults, params: RefreshParams, salt: dict[str, str]
+) -> tuple[dict[str, Any], DetectEvalResult | None]:
     """Decide whether the new detector replaces production: both scored on the same true boxes
-    when the dataset has them, else on their held-out LIME-box metrics."""
-    detect = steps["detect"]
-    name = detect["model_name"]
+    when the dataset has them, else on their held-out LIME-box metrics. Also returns the
+    production detector's evaluation, when one was made."""
+    detector = results.detect
+    name = detector.model_name
     current = promotion.production_version(name)
-    new_metrics, current_metrics = detect["metrics"], _production_metrics(name, current)
+    new_metrics, current_metrics = detector.metrics, _production_metrics(name, current)
     metric = params.detector_fallback_metric
-    if "evaluate" in steps and current is not None:
-        production_eval = evaluate_task(
-            step="evaluate",
-            params=evaluate_params(f"models:/{name}/{current}", steps["crawl"]),
-            upstream={**salt, "crawl": steps["crawl"], "production": current},
+    production_eval = None
+    if results.evaluate is not None and current is not None:
+        production_eval = step_task(
+            EVALUATE,
+            evaluate_params(f"models:/{name}/{current}", results.crawl),
+            upstream={**salt, "crawl": results.crawl, "production": current},
         )
-        steps["evaluate-production"] = production_eval
-        new_metrics = steps["evaluate"]["metrics"]
-        current_metrics = production_eval["metrics"]
+        new_metrics = results.evaluate.metrics
+        current_metrics = production_eval.metrics
         metric = params.detector_metric
-    return promotion.decide(
+    decision = promotion.decide(
         name,
-        detect["model_version"],
+        detector.model_version,
         promotion.find_metric(new_metrics, metric),
         current,
         promotion.find_metric(current_metrics, metric),
         metric,
         params.min_improvement,
     )
+    return decision, production_eval
 
 
 @flow(name="refresh", log_prints=True)
@@ -87,17 +96,16 @@ def refresh(params: RefreshParams) -> dict[str, Any]:
     started = time.monotonic()
     tag = params.tag or default_tag()
     pipeline = params.pipeline.model_copy(update={"promote": False, "run_tag": tag})
-    steps = run_pipeline_steps(pipeline)
-    salt = {"run_tag": tag}
-    decisions = {
-        "classifier": compare_classifier(
-            steps["train"], params.classifier_metric, params.min_improvement
-        ),
-        "detector": compare_detector(steps, params, salt),
-    }
+    results = run_pipeline_steps(pipeline)
+    classifier = compare_classifier(results.train, params.classifier_metric, params.min_improvement)
+    detector, production_eval = compare_detector(results, params, {"run_tag": tag})
+    decisions = {"classifier": classifier, "detector": detector}
+    steps = results.as_json()
+    if production_eval is not None:
+        steps["evaluate-production"] = production_eval.model_dump(mode="json")
     models = {}
     for kind, decision in decisions.items():
-        result = steps["train"] if kind == "classifier" else steps["detect"]
+        result = results.train if kind == "classifier" else results.detect
         if decision["promote"]:
             promotion.promote(decision["model"], decision["new_version"])
         alias = PRODUCTION if decision["promote"] else CANDIDATE

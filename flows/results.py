@@ -26,9 +26,14 @@ def result_key(
     params: BaseModel | Mapping[str, Any],
     upstream: Mapping[str, Any] | None = None,
 ) -> str:
-    """Store key of the result of ``step`` for these params and upstream results."""
+    """Store key of the result of ``step`` for these params and upstream results (models or
+    JSON values)."""
+    upstream_data = {
+        name: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        for name, value in (upstream or {}).items()
+    }
     material = json.dumps(
-        {"step": step, "params": json.loads(params_json(params)), "upstream": upstream or {}},
+        {"step": step, "params": json.loads(params_json(params)), "upstream": upstream_data},
         sort_keys=True,
         separators=(",", ":"),
         default=str,
@@ -51,7 +56,7 @@ def save_result(
     key: str,
     step: str,
     params: BaseModel | Mapping[str, Any],
-    result: Mapping[str, Any],
+    result: BaseModel,
     store: ArtifactStore | None = None,
 ) -> str:
     """Persist a finished step's result (atomically); return its URI."""
@@ -59,7 +64,7 @@ def save_result(
     record = {
         "step": step,
         "params": json.loads(params_json(params)),
-        "result": dict(result),
+        "result": result.model_dump(mode="json"),
         "finished_at": datetime.now(UTC).isoformat(),
     }
     body = json.dumps(record, sort_keys=True, default=str).encode("utf-8")

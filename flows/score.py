@@ -11,11 +11,11 @@ from prefect.logging import get_run_logger
 
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
+from nolabel.components.detect.contract import SCORE, ScoreParams
 from nolabel.flows import report
 from nolabel.flows.crashes import claim_flow_run
 from nolabel.flows.data import flow_dir, resolve_source
 from nolabel.flows.params import ScoreFolderParams
-from nolabel.flows.steps import SCORE
 from nolabel.flows.tasks import retry_on_transient, score_task
 
 
@@ -33,14 +33,14 @@ def fetch_images(source: str) -> tuple[str, str]:
     return str(directory), name
 
 
-def score_params(params: ScoreFolderParams, images: str, out: Path) -> dict[str, Any]:
-    """ScoreParams for a folder."""
+def score_params(params: ScoreFolderParams, images: str, out: Path) -> ScoreParams:
+    """ScoreParams for a folder (``options``: any other field, checked here)."""
     values: dict[str, Any] = {"images": images, "out": str(out), "batch_size": params.batch_size}
     if params.classifier:
         values["classifier"] = params.classifier
     if params.detector:
         values["detector"] = params.detector
-    return {**values, **params.options}
+    return SCORE.check_params({**values, **params.options})
 
 
 @flow(name="score_folder", log_prints=True)
@@ -48,10 +48,10 @@ def score_folder(params: ScoreFolderParams) -> dict[str, Any]:
     """Batch-score a folder (or a bucket prefix): probability and boxes per image."""
     claim_flow_run()  # label this run; mark runs of killed processes Crashed
     logger = get_run_logger()
-    SCORE.check_params(score_params(params, "pending", Path("pending.json")))  # before fetching
+    score_params(params, "pending", Path("pending.json"))  # a misspelled option: before fetching
     images, name = fetch_images(params.source)
     out = Path(params.out) if params.out else flow_dir("scores") / f"{name}.json"
-    result = score_task(step="score", params=score_params(params, images, out))
+    result = score_task(SCORE, score_params(params, images, out)).model_dump(mode="json")
     stored = None
     if out.exists():
         stored = open_store().put_file(f"flows/scores/{name}.json", out)

@@ -1,11 +1,12 @@
-"""The steps a flow can run, built from the components' own contracts.
+"""The steps a flow can run, declared in the components' own contracts, by name.
 
-Every step is a component function ``run(params) -> result`` taking and returning its contract's
-pydantic models; in a container the same function runs through
-``python -m <package> <json command> PARAMS``.
+The flows use the :class:`Step` objects themselves (``CRAWL``, ``TRAIN``...); this table is for
+looking one up by the name a person or a container gives.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from nolabel.components.common.contracts import Step
 from nolabel.components.common.errors import ConfigurationError
@@ -16,12 +17,12 @@ from nolabel.components.transfer.contract import TRAIN
 
 __all__ = ["CRAWL", "DETECT", "EVALUATE", "EXPLAIN", "SCORE", "STEPS", "TRAIN", "get_step"]
 
-STEPS: dict[str, Step] = {
+STEPS: dict[str, Step[Any, Any]] = {
     step.name: step for step in (CRAWL, TRAIN, EXPLAIN, DETECT, EVALUATE, SCORE)
 }
 
 
-def get_step(name: str) -> Step:
+def get_step(name: str) -> Step[Any, Any]:
     """The step called ``name`` (a clear error for an unknown one)."""
     try:
         return STEPS[name]

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 from prefect.logging import get_run_logger
 
+from nolabel.components.common.contracts import P, R, Step
 from nolabel.components.common.errors import InputError, NolabelError
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
 from nolabel.flows.execution import execute_step
 from nolabel.flows.results import load_result, result_key, save_result
-from nolabel.flows.steps import get_step
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
@@ -59,68 +59,66 @@ def retry_unless_user_error(task_: Any, task_run: Any, state: Any) -> bool:
     return exc is not None and not isinstance(exc, NolabelError | ValueError | TypeError)
 
 
-def checked_result(step: str, result: Mapping[str, Any]) -> dict[str, Any]:
-    """The step's result read through its Result model (an error if it does not fit)."""
-    return get_step(step).check_result(dict(result)).model_dump(mode="json")
-
-
-def run_step_cached(
-    step: str, params: Mapping[str, Any], upstream: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def run_step_cached(step: Step[P, R], params: P, upstream: Mapping[str, Any] | None = None) -> R:
     """The step's result for these inputs: from the store if finished before, else run it now
-    (in-process, container or Job per ``NOLABEL_EXECUTION``) and persist it before returning."""
+    (in-process, container or Job per ``NOLABEL_EXECUTION``) and persist it before returning.
+
+    ``upstream`` (results the params came from, and salts) is part of the store key only.
+    """
     logger = get_run_logger()
     settings = get_settings()
     store = open_store(settings)
-    key = result_key(step, params, upstream)
+    key = result_key(step.name, params, upstream)
     finished = load_result(key, store)
     if finished is not None:
         try:
-            reused = checked_result(step, finished)
+            reused = step.check_result(finished)
         except InputError as exc:  # written by an older release: run the step again
-            logger.warning("%s: stored result no longer fits (%s); running again", step, exc)
+            logger.warning("%s: stored result no longer fits (%s); running again", step.name, exc)
         else:
-            logger.info("%s: already finished for these inputs, reusing %s", step, store.uri(key))
+            uri = store.uri(key)
+            logger.info("%s: already finished for these inputs, reusing %s", step.name, uri)
             return reused
-    logger.info("%s: running (%s execution)", step, settings.execution)
-    result = checked_result(step, execute_step(step, params, settings))
-    uri = save_result(key, step, params, result, store)
-    logger.info("%s: finished, result saved to %s", step, uri)
+    logger.info("%s: running (%s execution)", step.name, settings.execution)
+    result = step.check_result(execute_step(step, params, settings))
+    uri = save_result(key, step.name, params, result, store)
+    logger.info("%s: finished, result saved to %s", step.name, uri)
     return result
 
 
-def run_step_now(step: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def run_step_now(step: Step[P, R], params: P) -> R:
     """Run the step without result reuse (its inputs, e.g. a folder, may change between runs)."""
-    get_run_logger().info("%s: running (%s execution)", step, get_settings().execution)
-    return checked_result(step, execute_step(step, params))
+    get_run_logger().info("%s: running (%s execution)", step.name, get_settings().execution)
+    return step.check_result(execute_step(step, params))
 
 
-_COMMON = {"cache_policy": NONE, "persist_result": False}
+# Results are the steps' Result models, kept in memory: the store above is what persists them
+# (keyed on the inputs), so Prefect neither caches nor serializes them.
+_COMMON: dict[str, Any] = {"cache_policy": NONE, "persist_result": False}
 
 # Crawling talks to the network all the time: retry anything but a user error, with backoff.
 crawl_task = task(
     name="crawl",
+    task_run_name="{step.name}",
     retries=3,
     retry_delay_seconds=[10, 60, 180],
     retry_condition_fn=retry_unless_user_error,
     **_COMMON,
 )(run_step_cached)
 
-
 # The other steps compute; only their store/registry (network, S3) failures are worth a retry.
-def _compute_task(name: str, fn: Callable[..., dict[str, Any]]) -> Any:
-    """A task over ``fn`` that retries twice, only on transient (network/S3) errors."""
-    return task(
-        name=name,
-        retries=2,
-        retry_delay_seconds=[10, 60],
-        retry_condition_fn=retry_on_transient,
-        **_COMMON,
-    )(fn)
-
-
-train_task = _compute_task("train", run_step_cached)
-explain_task = _compute_task("explain", run_step_cached)
-detect_task = _compute_task("detect", run_step_cached)
-evaluate_task = _compute_task("evaluate", run_step_cached)
-score_task = _compute_task("score", run_step_now)
+step_task = task(
+    name="step",
+    task_run_name="{step.name}",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_on_transient,
+    **_COMMON,
+)(run_step_cached)
+score_task = task(
+    name="score",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_on_transient,
+    **_COMMON,
+)(run_step_now)

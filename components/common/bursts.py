@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from nolabel.components.common.defaults import DEFAULT_BURST_GAP
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.safe_files import open_regular
 
@@ -100,7 +101,11 @@ def _exif_bursts(stamped: dict[str, datetime], gap_seconds: float) -> dict[str, 
 
 
 def burst_keys(
-    root: Path, relatives: Sequence[str], *, mode: str = "auto", gap_seconds: float = 10.0
+    root: Path,
+    relatives: Sequence[str],
+    *,
+    mode: str = "auto",
+    gap_seconds: float = DEFAULT_BURST_GAP,
 ) -> dict[str, str]:
     """Burst key for each relative (posix) path under ``root``; frames sharing a key are a burst.
 

@@ -92,6 +92,10 @@ def container_main(
 # --- CLI options generated from a Params model: each parameter is declared once, in the model.
 
 
+# A field's flag names, written out whole: one declaration, or several names of one option.
+FlagNames = dict[str, str | tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class Flag:
     """How one model field appears on the command line."""
@@ -106,9 +110,10 @@ class Flag:
         return self.parent is None and self.info.is_required()
 
 
-def _flag_decls(name: str, annotation: Any, rename: dict[str, str]) -> tuple[str, ...]:
-    if name in rename:  # written out whole, e.g. "--all" or "--resume/--restart"
-        return (rename[name],)
+def _flag_decls(name: str, annotation: Any, rename: FlagNames) -> tuple[str, ...]:
+    if name in rename:  # written out whole: "--all", "--resume/--restart", ("--new", "--old")
+        given = rename[name]
+        return (given,) if isinstance(given, str) else tuple(given)
     flag = "--" + name.replace("_", "-")
     return (f"{flag}/--no-{flag[2:]}",) if _base_type(annotation) is bool else (flag,)
 
@@ -129,7 +134,7 @@ def _is_json(annotation: Any) -> bool:
     )
 
 
-def model_flags(model: type[BaseModel], rename: dict[str, str] | None = None) -> list[Flag]:
+def model_flags(model: type[BaseModel], rename: FlagNames | None = None) -> list[Flag]:
     """Every field of ``model`` as a flag; a nested model's fields are flattened (the outer
     model's field of the same name wins)."""
     rename = rename or {}
@@ -204,7 +209,7 @@ def model_command(
     model: type[BaseModel],
     run: Callable[[Any], Any],
     doc: str,
-    rename: dict[str, str] | None = None,
+    rename: FlagNames | None = None,
 ) -> Callable[..., None]:
     """A Typer command whose options are ``model``'s fields: it validates them into the model,
     calls ``run(params)`` and prints the result as one JSON line."""

@@ -1,19 +1,19 @@
 """A step's contract, declared once in its light ``contract`` module: what it takes and returns.
 
 The CLI subcommand, the container entrypoint (``python -m <package> <json command> PARAMS``) and
-the flows' step table are all built from these declarations; the step's code is imported only
-when it runs, so reading a contract costs no heavy import.
+the flows' steps are all built from these declarations; the step's code is imported only when
+it runs, so reading a contract costs no heavy import.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from nolabel.components.common.errors import ConfigurationError, InputError
+from nolabel.components.common.errors import InputError
 
 
 class Contract(BaseModel):
@@ -22,50 +22,49 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # schema built on first use
 
 
-@dataclass(frozen=True)
-class Step:
-    """One runnable step: ``run(params: Params) -> Result``, in process or in a container."""
+P = TypeVar("P", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
 
-    name: str  # the flows' name and the CLI command
-    params: type[BaseModel]
-    result: type[BaseModel]
-    run: str  # "package.module:function", imported when the step runs
+
+@dataclass
+class Step(Generic[P, R]):
+    """One runnable step: its function ``run(params: P) -> R``, in process or in a container.
+
+    Name, Params, Result and container package are read off ``run`` (its name, annotations and
+    module), so a step is declared once. In a light ``contract`` module ``run`` is a function
+    that imports the step's code when called; ``Step`` itself imports nothing.
+    """
+
+    run: Callable[[P], R]
     image: str  # container image name, without registry and tag
     json_command: str = "run-json"  # the entrypoint's subcommand taking the params as JSON
     gpu: bool = False  # may use a GPU (kubernetes: settings.k8s_gpu)
+    name: str = field(init=False)  # the flows' name and the CLI command: ``run.__name__``
+    package: str = field(init=False)  # ``python -m <package>`` is the container entrypoint
+    params: type[P] = field(init=False)
+    result: type[R] = field(init=False)
 
-    @property
-    def package(self) -> str:
-        """The step's package: ``python -m <package>`` is its container entrypoint."""
-        module = self.run.partition(":")[0]
-        return module.rsplit(".", 1)[0]
+    def __post_init__(self) -> None:
+        hints = get_type_hints(self.run)
+        self.params, self.result = hints["params"], hints["return"]
+        self.name = self.run.__name__
+        self.package = self.run.__module__.rsplit(".", 1)[0]
 
-    def load_function(self) -> Any:
-        """The step's ``run`` function, imported now."""
-        module_name, _, attribute = self.run.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            raise ConfigurationError(f"step code {module_name} is not installed: {exc}") from None
-        try:
-            return getattr(module, attribute)
-        except AttributeError:
-            raise ConfigurationError(f"{module_name} has no {attribute}") from None
-
-    def __call__(self, params: BaseModel) -> BaseModel:
+    def __call__(self, params: P) -> R:
         """Run the step in this process."""
-        return self.load_function()(params)
+        return self.run(params)
 
-    def check_params(self, values: dict[str, Any] | BaseModel) -> BaseModel:
+    def check_params(self, values: dict[str, Any] | BaseModel) -> P:
         """``values`` validated as this step's Params (a clear error naming the step)."""
         return _validated(self.params, values, f"step {self.name} params")
 
-    def check_result(self, values: dict[str, Any] | BaseModel) -> BaseModel:
+    def check_result(self, values: dict[str, Any] | BaseModel) -> R:
         """``values`` validated as this step's Result."""
         return _validated(self.result, values, f"step {self.name} result")
 
 
-def _validated(model: type[BaseModel], values: dict[str, Any] | BaseModel, what: str) -> BaseModel:
+def _validated(model: type[M], values: dict[str, Any] | BaseModel, what: str) -> M:
     if isinstance(values, model):
         return values
     if isinstance(values, BaseModel):

@@ -1,4 +1,4 @@
-"""Defaults shared by `score`, `/v1/predict` and the results files, named once.
+"""Defaults shared by the steps, `/v1/predict` and the results files, named once.
 
 Light on purpose (no numpy): the step contracts read them to declare their fields.
 """
@@ -12,3 +12,8 @@ DEFAULT_BURST_GATE = 0.5  # ... or this, when another frame of its burst is an a
 DEFAULT_PROPOSER = "centernet-mobilenetv3-512-coco"  # COCO detector proposing animals
 DEFAULT_PROPOSER_SIDE = 640  # its input's long side, pixels
 DEFAULT_TILES = 0  # tiles a side on top of the whole frame (0: the whole frame only)
+DEFAULT_API_MIN_SCORE = 0.0  # /v1/predict: every box the policy keeps (the caller filters)
+DEFAULT_BURST_GAP = 10.0  # EXIF seconds between two frames of one burst
+DEFAULT_LABEL = "animal"  # what the models find, as the exports name it
+DEFAULT_MAX_PIXELS = 50_000_000  # an image's pixel cap (decompression bombs)
+DEFAULT_LIME_SAMPLES = 100  # LIME's perturbed images per image

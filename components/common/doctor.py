@@ -6,6 +6,7 @@ import typer
 
 from nolabel.components.common import tracking
 from nolabel.components.common.cli import emit
+from nolabel.components.common.errors import NolabelError
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
 
@@ -39,7 +40,6 @@ def doctor() -> None:
 
 def _weights_present() -> dict[str, bool]:
     """Which converted proposal detectors are in the weights folder (`nolabel weights fetch`)."""
-    from nolabel.components.common.errors import NolabelError
     from nolabel.components.proposals.weights import CATALOGUE, weights_path
 
     present = {}

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common.defaults import DEFAULT_MAX_PIXELS
 from nolabel.components.common.errors import InputError
-
-DEFAULT_MAX_PIXELS = 50_000_000
 
 _MAGIC = (
     (b"\xff\xd8\xff", "jpeg"),

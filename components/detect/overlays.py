@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common.defaults import DEFAULT_MIN_SCORE
 from nolabel.components.common.images import load_rgb, to_array
 
 TILE = 256
@@ -16,7 +17,7 @@ def draw_tile(
     image: np.ndarray,
     predicted: dict[str, np.ndarray],
     reference: list[list[float]],
-    min_score: float = 0.3,
+    min_score: float = DEFAULT_MIN_SCORE,
     max_boxes: int = 3,
 ):
     """One image with its reference boxes (xywh) and top predictions (xyxy) drawn on it."""

@@ -28,6 +28,7 @@ from typing import Any
 
 from nolabel.components.common.bursts import burst_keys, burst_probability
 from nolabel.components.common.defaults import (
+    DEFAULT_BURST_GAP,
     DEFAULT_BURST_GATE,
     DEFAULT_FRAME_GATE,
     DEFAULT_MIN_SCORE,
@@ -103,7 +104,7 @@ def finish_records(
     threshold: float | None,
     *,
     mode: str = "auto",
-    gap_seconds: float = 10.0,
+    gap_seconds: float = DEFAULT_BURST_GAP,
     min_score: float = DEFAULT_MIN_SCORE,
     keep_negative: bool = False,
     frame_gate: float = DEFAULT_FRAME_GATE,

@@ -16,7 +16,6 @@ from nolabel.components.detect.config import for_inference, resolve_device
 from nolabel.components.detect.engine import logs_to_stderr
 from nolabel.components.detect.onnx_features import DenseOnnx, onnxruntime_available
 
-MODEL_NAME = DETECTOR_MODEL
 CONFIG_FILE, CHECKPOINT_FILE = "config.py", "model.pth"
 MAX_ASPECT = 16  # a longer/shorter side ratio above this is padded (black) to it before detection
 
@@ -68,7 +67,7 @@ class Detector:
         config_path: str | Path,
         checkpoint_path: str | Path,
         *,
-        name: str = MODEL_NAME,
+        name: str = DETECTOR_MODEL,
         version: str = "local",
         device: str | None = None,
         image_size: int | None = None,
@@ -184,12 +183,10 @@ def load_detector(uri: str | None = None, **options: Any) -> Detector:
     None means the registered ``nolabel-detector`` at alias production, else candidate.
     ``options`` go to :class:`Detector` (device, image_size, runtime, threads).
     """
-    from nolabel.components.common import tracking
-
     if uri and Path(uri).expanduser().is_dir():
         config, checkpoint = find_model_files(Path(uri).expanduser())
         return Detector(config, checkpoint, version=Path(uri).name, **options)
-    resolved = tracking.resolve_model_uri(uri, MODEL_NAME)
+    resolved = tracking.resolve_model_uri(uri, DETECTOR_MODEL)
     try:
         local = tracking.download_model(resolved)
     except Exception as exc:

@@ -27,6 +27,7 @@ from typing import Any
 
 from nolabel.components.common.bursts import burst_keys, burst_probability
 from nolabel.components.common.change import change_boxes
+from nolabel.components.common.defaults import DEFAULT_BURST_GAP
 from nolabel.components.detect.contract import ScoreParams
 from nolabel.components.detect.score import run_score
 
@@ -51,7 +52,7 @@ def change_pseudo_boxes(
     *,
     min_change: float,
     bursts: str = "auto",
-    burst_gap: float = 10.0,
+    burst_gap: float = DEFAULT_BURST_GAP,
 ) -> dict[str, Any]:
     """A COCO dict (absolute ``file_name``s, category 1) of the ``ranked`` target frames
     (``(path, P(object))``) that get pseudo-boxes; see the module docstring."""
@@ -103,7 +104,7 @@ def fused_pseudo_boxes(
     work: Path,
     *,
     bursts: str = "auto",
-    burst_gap: float = 10.0,
+    burst_gap: float = DEFAULT_BURST_GAP,
 ) -> tuple[dict[str, Any], list[tuple[Path, float]], dict[str, float], float]:
     """``score`` without a detector on the ``target`` frames: a COCO dict (absolute file names,
     category 1) of the frames it calls ``animal`` with their boxes; every frame ranked by the

@@ -34,6 +34,7 @@ from nolabel.components.detect.scan import scan_folder
 from nolabel.components.detect.score_frames import frame_location, load_image
 from nolabel.components.detect.score_partial import end_cut_line, partial_path, read_partial
 from nolabel.components.results.crops import write_crops
+from nolabel.components.results.file_format import ResultsFile
 from nolabel.components.results.outputs import write_exports
 from nolabel.components.results.records import load_results
 
@@ -168,7 +169,10 @@ def run_score(params: ScoreParams) -> ScoreResult:
         flush()
     seconds = time.monotonic() - started
     threshold = models.classifier.threshold if models.classifier is not None else None
-    run = ScoreRun(out, partial, scan, root, done, identity, scored, seconds, threshold)
+    run = ScoreRun(
+        out=out, partial=partial, scan=scan, root=root, done=done, models=identity,
+        scored=scored, seconds=seconds, threshold=threshold,
+    )  # fmt: skip
     return _write_results(run, params)
 
 
@@ -215,18 +219,18 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
         for r in records
         if "error" in r
     ] + [{"path": s.path, "reason": s.reason, "message": s.message} for s in run.scan.skipped]
-    payload = {
-        "root": str(run.root.resolve()),
-        "models": run.models,
-        "threshold": run.threshold,
-        "min_score": params.min_score,
-        "frame_gate": params.frame_gate,
-        "burst_gate": params.burst_gate,
-        "label": params.label,
-        "images": images,
-        "failures": failures,
-    }
-    exports, crops = _write_outputs(run.out, payload, params)
+    results = ResultsFile(
+        root=str(run.root.resolve()),
+        models=run.models,
+        threshold=None if run.threshold is None else float(run.threshold),
+        min_score=params.min_score,
+        frame_gate=params.frame_gate,
+        burst_gate=params.burst_gate,
+        label=params.label,
+        images=images,
+        failures=failures,
+    )
+    exports, crops = _write_outputs(run.out, results, params)
     return ScoreResult(
         out=str(run.out),
         partial=str(run.partial),
@@ -252,13 +256,11 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
 
 
 def _write_outputs(
-    out: Path, payload: dict[str, Any], params: ScoreParams
+    out: Path, written: ResultsFile, params: ScoreParams
 ) -> tuple[dict[str, str], int | None]:
     """The results checked, the MegaDetector JSON and CSV tables (and crops, when asked for)
     written beside ``out``, then ``out`` itself: a failure leaves the previous ``out`` as it was."""
-    pending = write_text_atomic(
-        out.with_name(f".{out.name}.pending"), json.dumps(payload, indent=1)
-    )
+    pending = write_text_atomic(out.with_name(f".{out.name}.pending"), written.to_json())
     try:
         results = load_results(pending)
         results.path = out  # the exports are named after the results file

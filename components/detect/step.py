@@ -11,11 +11,11 @@ from nolabel.components.common import tracking
 from nolabel.components.common.coco import save_coco, score_boxes
 from nolabel.components.common.defaults import DEFAULT_BURST_GATE
 from nolabel.components.common.errors import InputError
-from nolabel.components.common.names import CANDIDATE
+from nolabel.components.common.names import CANDIDATE, DETECTOR_MODEL
 from nolabel.components.common.owners import owned_dir
 from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
-from nolabel.components.detect import engine
+from nolabel.components.detect import engine, overlays
 from nolabel.components.detect.config import apply_options, for_inference, load_config, set_data
 from nolabel.components.detect.contract import (
     DetectEvalParams,
@@ -33,7 +33,6 @@ from nolabel.components.detect.data import (
 from nolabel.components.detect.predictor import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
-    MODEL_NAME,
     Detector,
     find_model_files,
 )
@@ -108,7 +107,6 @@ def without_images(coco: dict[str, Any], other: dict[str, Any]) -> dict[str, Any
 
 def run(params: DetectTrainParams) -> DetectTrainResult:
     """Train, evaluate and register a detector from LIME boxes."""
-    from nolabel.components.detect import engine, overlays
     from nolabel.components.detect.pyfunc import log_model
 
     if params.images and not params.gt:
@@ -157,6 +155,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
             set_data(cfg, split, str(save_coco(part, work / f"{split}.json")))
         with tracking.start_run("detect-train", tags={"step": "detect"}) as active:
             run_id = active.info.run_id
+            tracking.log_input(params.boxes, coco, "lime-boxes")  # lineage: which LIME boxes
             tracking.log_params(
                 {
                     **params.model_dump(),
@@ -189,8 +188,8 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
             info = log_model(config_path, checkpoint)
             model_uri, version = info.model_uri, None
             if params.register_model:
-                version = tracking.register_model(info.model_uri, MODEL_NAME, alias=CANDIDATE)
-                model_uri = f"models:/{MODEL_NAME}/{version}"
+                version = tracking.register_model(info.model_uri, DETECTOR_MODEL, alias=CANDIDATE)
+                model_uri = f"models:/{DETECTOR_MODEL}/{version}"
     return DetectTrainResult(
         run_id=run_id,
         negative_images=len(negatives),
@@ -210,14 +209,11 @@ def run_eval(params: DetectEvalParams) -> DetectEvalResult:
     """Score a trained detector against human boxes (CocoMetric + mean IoU / CorLoc)."""
     from mmengine.config import Config
 
-    from nolabel.components.common import tracking
-    from nolabel.components.detect.data import prepare
-
-    uri = params.model
+    uri = params.detector
     if uri and Path(uri).expanduser().is_dir():
         local = Path(uri).expanduser()
     else:
-        uri = tracking.resolve_model_uri(uri, MODEL_NAME)
+        uri = tracking.resolve_model_uri(uri, DETECTOR_MODEL)
         local = tracking.download_model(uri)
     config_path, checkpoint = find_model_files(Path(local))
     with _work_dir() as tmp:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common.defaults import DEFAULT_MAX_PIXELS
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.images import ImageError, decode_scaled, list_images, to_array
 
@@ -28,7 +29,7 @@ PASTE_LONG_SIDE = 640  # composites are stored at most this large (the detector 
 
 
 def rank_frames(
-    target: str, classifier, batch_size: int = 16, max_pixels: int = 50_000_000
+    target: str, classifier, batch_size: int = 16, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> list[tuple[Path, float]]:
     """(frame, P(object)) for every readable image under ``target``, least likely first."""
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from nolabel.components.common.contracts import Contract, Step
-from nolabel.components.common.defaults import DEFAULT_PROPOSER
+from nolabel.components.common.defaults import DEFAULT_LIME_SAMPLES, DEFAULT_PROPOSER
 
 
 class LimeParams(Contract):
@@ -21,7 +21,9 @@ class LimeParams(Contract):
     kernel_size: float = Field(4.0, gt=0, description="quickshift: Gaussian kernel width.")
     max_dist: float = Field(200.0, gt=0, description="quickshift: cut-off distance.")
     ratio: float = Field(0.2, ge=0, le=1, description="quickshift: colour vs space trade-off.")
-    num_samples: int = Field(100, ge=2, le=100_000, description="Perturbed images per image.")
+    num_samples: int = Field(
+        DEFAULT_LIME_SAMPLES, ge=2, le=100_000, description="Perturbed images per image."
+    )
     keep_probability: float = Field(0.7, gt=0, lt=1, description="P(superpixel stays on).")
     fill: Literal["black", "mean", "blur"] = Field("blur", description="Off-superpixel fill.")
     seed: int = Field(0, description="Base random seed (combined with a per-image seed).")
@@ -98,10 +100,11 @@ class ExplainResult(Contract):
     run_id: str | None
 
 
-EXPLAIN = Step(
-    "explain",
-    ExplainParams,
-    ExplainResult,
-    run="nolabel.components.lime.step:run",
-    image="spark",
-)
+def explain(params: ExplainParams) -> ExplainResult:
+    """Run the explain step (:func:`nolabel.components.lime.step.run`, imported now)."""
+    from nolabel.components.lime.step import run
+
+    return run(params)
+
+
+EXPLAIN = Step(explain, image="spark")

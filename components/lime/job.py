@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from nolabel.components.common.defaults import DEFAULT_MAX_PIXELS
 from nolabel.components.common.images import ImageError, decode_image, to_array
 from nolabel.components.common.spark import get_spark
 from nolabel.components.common.store import open_store
@@ -39,7 +40,7 @@ class JobConfig(BaseModel):
     threshold: float | None = None  # None: the classifier's own threshold
     explain_all: bool = False
     parts_prefix: str
-    max_pixels: int = 50_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     proposer: str | None = None  # weights file of the animal proposer LIME chooses among
 
 
@@ -146,8 +147,6 @@ def run_tasks(tasks: list[dict[str, Any]], config: JobConfig, classifier=None) -
 def explain_partition(config_json: str, frames: Iterator[Any]) -> Iterator[Any]:
     """``mapInPandas`` body: task rows in, one JSON record per image out."""
     import pandas as pd
-
-    from nolabel.components.common.store import open_store
 
     config = JobConfig.model_validate_json(config_json)
     classifier = cached_classifier(config.model_uri)

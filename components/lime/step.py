@@ -129,6 +129,8 @@ def run(params: ExplainParams) -> ExplainResult:
     coco = coco_from_records(records, image_root, category)
     with tracking.start_run("explain", tags={"step": "lime"}) as active:
         run_id = active.info.run_id
+        if params.dataset:  # lineage: which crawl
+            tracking.log_manifest_input(store, params.dataset, context="explain")
         tracking.log_params(
             {
                 "dataset": params.dataset,

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from nolabel.components.common.cli import model_command, new_app
+from nolabel.components.common.errors import InputError
 from nolabel.components.proposals.contract import WeightsFetchParams, WeightsFetchResult
 
 
@@ -16,8 +17,6 @@ def fetch(params: WeightsFetchParams) -> WeightsFetchResult:
 
     tarball = Path(params.tarball).expanduser() if params.tarball else None
     if tarball is not None and not tarball.is_file():
-        from nolabel.components.common.errors import InputError
-
         raise InputError(f"{tarball} is not a file")
     records = fetch_weights(params.names or None, tarball)
     return WeightsFetchResult(folder=str(weights_dir()), weights=records)

@@ -54,8 +54,6 @@ def report(
     images: Path | None = IMAGES,
 ) -> None:
     """Write a static review page: counts, verdict filter, bursts, boxes, heat maps."""
-    from nolabel.components.results.records import load_results
-
     loaded = load_results(results, images)
     overlays = {}
     if heatmaps > 0:
@@ -73,8 +71,6 @@ def export(
     images: Path | None = IMAGES,
 ) -> None:
     """(Re)write the MegaDetector JSON and CSV tables beside a results file; crops on request."""
-    from nolabel.components.results.records import load_results
-
     loaded = load_results(results, images)
     written: dict = write_exports(loaded)
     if crops is not None:

@@ -1,5 +1,6 @@
-"""Reading ``nolabel score``'s results JSON: checked once (:mod:`.schema`), then plain dicts for
-every export; the scored root must be an absolute folder other than the filesystem root."""
+"""Reading ``nolabel score``'s results JSON: checked once (:mod:`.file_format`), then plain
+dicts for every export; the scored root must be an absolute folder other than the filesystem
+root."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nolabel.components.common.defaults import VERDICTS
+from nolabel.components.common.defaults import DEFAULT_LABEL, VERDICTS
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.safe_files import open_regular
-from nolabel.components.results.schema import check_settings, validate_failure, validate_record
+from nolabel.components.results.file_format import parse_results
 
 __all__ = ["VERDICTS", "ScoreResults", "load_results", "scored_root"]
 
@@ -29,7 +30,7 @@ class ScoreResults:
     threshold: float | None
     min_score: float
     models: dict[str, Any] = field(default_factory=dict)
-    label: str = "animal"
+    label: str = DEFAULT_LABEL
 
     def image_path(self, record: dict[str, Any]) -> Path:
         """Absolute path of a frame (``path`` is relative to the scored root)."""
@@ -82,43 +83,22 @@ def scored_root(folder: str | os.PathLike[str], what: str) -> Path:
     return real
 
 
-def _checked_entries(payload: dict[str, Any], source: str) -> tuple[list, list]:
-    images, seen = [], {}
-    for index, record in enumerate(payload["images"]):
-        images.append(validate_record(record, f"{source}: images[{index}]", finished=True))
-        seen.setdefault(record["path"], []).append(f"images[{index}]")
-    failures = []
-    for index, failure in enumerate(payload.get("failures", [])):
-        failures.append(validate_failure(failure, f"{source}: failures[{index}]"))
-        seen.setdefault(failure["path"], []).append(f"failures[{index}]")
-    for path, where in seen.items():
-        if len(where) > 1:
-            raise InputError(f"{source}: {path!r} is listed twice ({' and '.join(where[:2])})")
-    return images, failures
-
-
 def load_results(path: str | Path, images: str | Path | None = None) -> ScoreResults:
-    """Read and check a results JSON (:mod:`.schema`); ``images`` replaces the recorded root
+    """Read and check a results JSON (:mod:`.file_format`); ``images`` replaces the recorded root
     (a card mounted elsewhere)."""
     source = Path(path).expanduser()
-    payload = _read_payload(source)
-    if not isinstance(payload, dict) or not isinstance(payload.get("images"), list):
-        raise InputError(f"{source} is not a `nolabel score` results file (no 'images' list)")
-    check_settings(payload, str(source))
+    checked = parse_results(_read_payload(source), str(source))
     if images:
         root = scored_root(Path(images).expanduser().absolute(), "--images")
     else:
-        recorded = payload.get("root") or source.absolute().parent
-        root = scored_root(recorded, f"{source}: root")
-    records, failures = _checked_entries(payload, str(source))
-    threshold = payload.get("threshold")
+        root = scored_root(checked.root or source.absolute().parent, f"{source}: root")
     return ScoreResults(
         path=source,
         root=root,
-        images=records,
-        failures=failures,
-        threshold=float(threshold) if threshold is not None else None,
-        min_score=float(payload.get("min_score", 0.3)),
-        models=payload.get("models") or {},
-        label=str(payload.get("label") or "animal"),
+        images=checked.images,
+        failures=checked.failures,
+        threshold=checked.threshold,
+        min_score=checked.min_score,
+        models=checked.models,
+        label=checked.label,
     )

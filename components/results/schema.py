@@ -1,13 +1,13 @@
-"""The shape of a ``nolabel score`` results file, checked record by record.
+"""The records of a ``nolabel score`` results file, checked one by one.
 
 A results file can be hand-edited or handed over by anyone, so every field the exports read is
 checked before anything is written: one :class:`InputError` naming the file, the record (index
-and path) and the field. Unknown extra fields are kept; files without a format version load.
+and path) and the field. Unknown extra fields are kept. The whole file's model (version,
+settings) is :mod:`.file_format`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Annotated, Any, Literal
 
@@ -181,27 +181,3 @@ def validate_failure(failure: Any, where: str) -> dict[str, Any]:
     except ValidationError as error:
         _raise(error, label)
     return {**failure, "message": failure.get("message", "")}
-
-
-def check_settings(payload: dict[str, Any], source: str) -> None:
-    """The top-level numbers and texts the exports read."""
-    threshold, min_score = payload.get("threshold"), payload.get("min_score", 0.3)
-    if threshold is not None and not _share(threshold):
-        raise InputError(f"{source}: threshold must be a number between 0 and 1 or null")
-    if not _share(min_score):
-        raise InputError(f"{source}: min_score must be a number between 0 and 1")
-    if not isinstance(payload.get("models") or {}, dict):
-        raise InputError(f"{source}: models must be an object")
-    if not isinstance(payload.get("label") or "animal", str):
-        raise InputError(f"{source}: label must be a text")
-    if not isinstance(payload.get("failures", []), list):
-        raise InputError(f"{source}: failures must be a list")
-
-
-def _share(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and 0 <= value <= 1
-    )

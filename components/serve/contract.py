@@ -36,6 +36,11 @@ class ServeResult(Contract):
     signal: str | None = Field(None, description="The signal that stopped it (SIGTERM, ...).")
 
 
-SERVE = Step(
-    "serve", ServeParams, ServeResult, run="nolabel.components.serve.step:run", image="serve"
-)
+def serve(params: ServeParams) -> ServeResult:
+    """Run the serve step (:func:`nolabel.components.serve.step.run`, imported now)."""
+    from nolabel.components.serve.step import run
+
+    return run(params)
+
+
+SERVE = Step(serve, image="serve")

@@ -19,7 +19,7 @@ import numpy as np
 from nolabel.components.common import tracking
 from nolabel.components.common.settings import Settings
 from nolabel.components.serve.settings import ServeSettings
-from nolabel.components.transfer.classifier import load_classifier as load
+from nolabel.components.transfer.classifier import load_classifier
 
 log = logging.getLogger("nolabel.serve.models")
 
@@ -56,21 +56,20 @@ def default_loaders(
     """
     cores = os.cpu_count() or 1
 
-    def load_classifier(uri: str) -> Any:
+    def classifier_loader(uri: str) -> Any:
+        return load_classifier(uri, threads=classifier_threads or cores)
 
-        return load(uri, threads=classifier_threads or cores)
-
-    def load_detector(uri: str) -> Any:
+    def detector_loader(uri: str) -> Any:
         import torch
 
-        from nolabel.components.detect.predictor import load_detector as load
+        from nolabel.components.detect.predictor import load_detector
 
         torch.set_num_threads(1)
-        detector = load(uri, threads=detector_threads or cores)
+        detector = load_detector(uri, threads=detector_threads or cores)
         detector.warm_up()
         return detector
 
-    def load_proposer(uri: str) -> Any:
+    def proposer_loader(uri: str) -> Any:
         from nolabel.components.proposals.proposer import AnimalProposer
 
         options = serve_settings or ServeSettings()
@@ -79,7 +78,7 @@ def default_loaders(
             threads=detector_threads or cores, path=uri,
         )  # fmt: skip
 
-    return {CLASSIFIER: load_classifier, DETECTOR: load_detector, PROPOSER: load_proposer}
+    return {CLASSIFIER: classifier_loader, DETECTOR: detector_loader, PROPOSER: proposer_loader}
 
 
 @dataclass(frozen=True)

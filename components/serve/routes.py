@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
-from nolabel.components.common.defaults import DEFAULT_FRAME_GATE
+from nolabel.components.common.defaults import DEFAULT_API_MIN_SCORE, DEFAULT_FRAME_GATE
 from nolabel.components.common.images import models_side
 from nolabel.components.serve import inference
 from nolabel.components.serve.deps import (
@@ -34,7 +34,9 @@ from nolabel.components.serve.schemas import (
 
 v1 = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require_token)])
 
-MinScore = Query(0.0, ge=0.0, le=1.0, description="Drop fused boxes scoring below this.")
+MinScore = Query(
+    DEFAULT_API_MIN_SCORE, ge=0.0, le=1.0, description="Drop fused boxes scoring below this."
+)
 FrameGate = Query(
     DEFAULT_FRAME_GATE,
     ge=0.0,
@@ -62,28 +64,36 @@ def _needed_kinds(request: Request) -> tuple[str, ...]:
 
 async def _predictions(
     request: Request,
-    models: ModelSet,
-    images,
+    field: str,
+    limit: int,
+    *,
     min_score: float,
     max_boxes: int,
-    boxes_on_empty: bool = False,
-    frame_gate: float = DEFAULT_FRAME_GATE,
-) -> list[Prediction]:
-    """Detect, then classify (``nolabel.components.detect.evidence``) in a worker thread, then
-    the policy of ``nolabel.components.detect.policy``: one box per animal, none on an image
-    that is not an animal image."""
+    boxes_on_empty: bool,
+    frame_gate: float,
+) -> tuple[list[Prediction], PredictModels]:
+    """The images of multipart ``field`` (at most ``limit``) judged, and the models that did:
+    detect, then classify (``nolabel.components.detect.evidence``) in a worker thread, then the
+    policy of ``nolabel.components.detect.policy``: one box per animal, none on an image that
+    is not an animal image."""
+    models = models_or_503(request, *_needed_kinds(request))
+    images = await decoded(request, field, limit, needed_side(models, with_detector=True))
     records = await in_thread(
         request, inference.judge_images, models, images, request.app.state.metrics
     )
     threshold = float(models.classifier.model.threshold)
     label = inference.box_label(models.detector.model)
-    return [
+    predictions = [
         inference.prediction(
             image, record, threshold, label, min_score=min_score, max_boxes=max_boxes,
             keep_negative=boxes_on_empty, frame_gate=frame_gate,
         )
         for image, record in zip(images, records, strict=True)
     ]  # fmt: skip
+    used = PredictModels(
+        classifier=model_ref(models.classifier), detector=model_ref(models.detector)
+    )
+    return predictions, used
 
 
 @v1.post(
@@ -107,17 +117,14 @@ async def predict(
     best box scores under ``frame_gate`` is not an animal image (verdict ``candidate`` or
     ``empty``) and gets no boxes unless ``boxes_on_empty``.
     """
-    models = models_or_503(request, *_needed_kinds(request))
-    images = await decoded(request, "file", 1, needed_side(models, with_detector=True))
-    (result,) = await _predictions(
-        request, models, images, min_score, max_boxes, boxes_on_empty, frame_gate
-    )
+    (result,), used = await _predictions(
+        request, "file", 1, min_score=min_score, max_boxes=max_boxes,
+        boxes_on_empty=boxes_on_empty, frame_gate=frame_gate,
+    )  # fmt: skip
     return PredictResponse(
         **result.model_dump(),
         request_id=request.state.request_id,
-        models=PredictModels(
-            classifier=model_ref(models.classifier), detector=model_ref(models.detector)
-        ),
+        models=used,
         latency_ms=elapsed_ms(request),
     )
 
@@ -137,18 +144,15 @@ async def predict_batch(
     boxes_on_empty: bool = BoxesOnEmpty,
 ) -> BatchResponse:
     """Several images as repeated multipart fields ``files``; one bad image fails the request."""
-    models = models_or_503(request, *_needed_kinds(request))
-    limit = request.app.state.serve_settings.max_batch_images
-    images = await decoded(request, "files", limit, needed_side(models, with_detector=True))
-    results = await _predictions(
-        request, models, images, min_score, max_boxes, boxes_on_empty, frame_gate
-    )
+    results, used = await _predictions(
+        request, "files", request.app.state.serve_settings.max_batch_images,
+        min_score=min_score, max_boxes=max_boxes, boxes_on_empty=boxes_on_empty,
+        frame_gate=frame_gate,
+    )  # fmt: skip
     return BatchResponse(
         request_id=request.state.request_id,
         results=results,
-        models=PredictModels(
-            classifier=model_ref(models.classifier), detector=model_ref(models.detector)
-        ),
+        models=used,
         latency_ms=elapsed_ms(request),
     )
 

@@ -74,14 +74,19 @@ class ClassifyResult(Contract):
     threshold: float
 
 
-TRAIN = Step(
-    "train", TrainParams, TrainResult, run="nolabel.components.transfer.step:run", image="spark"
-)
-CLASSIFY = Step(
-    "classify",
-    ClassifyParams,
-    ClassifyResult,
-    run="nolabel.components.transfer.classify:run_classify",
-    image="spark",
-    json_command="classify-json",
-)
+def train(params: TrainParams) -> TrainResult:
+    """Run the train step (:func:`nolabel.components.transfer.step.run`, imported now)."""
+    from nolabel.components.transfer.step import run
+
+    return run(params)
+
+
+def classify(params: ClassifyParams) -> ClassifyResult:
+    """Run the classify step (:func:`nolabel.components.transfer.classify.run_classify`)."""
+    from nolabel.components.transfer.classify import run_classify
+
+    return run_classify(params)
+
+
+TRAIN = Step(train, image="spark")
+CLASSIFY = Step(classify, image="spark", json_command="classify-json")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nolabel.components.common import tracking
-from nolabel.components.common.images import load_rgb, to_array
+from nolabel.components.common.images import DEFAULT_MAX_PIXELS, load_rgb, to_array
 from nolabel.components.common.names import CANDIDATE
 from nolabel.components.transfer.classifier import MODEL_NAME, ImageClassifier
 
@@ -59,7 +59,9 @@ class ClassifierPyfunc(mlflow.pyfunc.PythonModel):
         self.classifier = ImageClassifier.from_dir(context.artifacts["classifier"])
 
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        images = _images_from_input(model_input, (params or {}).get("max_pixels", 50_000_000))
+        images = _images_from_input(
+            model_input, (params or {}).get("max_pixels", DEFAULT_MAX_PIXELS)
+        )
         probability = self.classifier.predict_proba(images)
         return pd.DataFrame(
             {

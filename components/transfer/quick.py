@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nolabel.components.common import tracking
 from nolabel.components.common.datasets import POSITIVE
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import CANDIDATE
@@ -80,7 +81,6 @@ def train_classifier_from_arrays(
     save_classifier(target, config, onnx_path=onnx_path, weights=weights)
     uri = version = run_id = None
     if register:
-        from nolabel.components.common import tracking
         from nolabel.components.transfer.pyfunc import log_classifier
 
         with tracking.start_run("transfer-quick", tags={"step": "transfer"}) as run:

@@ -162,9 +162,6 @@ def cached_onnx(
     backbone: str, cuts: Sequence[int], input_size: int, weights: str | None = None, store=None
 ) -> Path:
     """Local path of the ONNX export, exporting and storing it on first use."""
-    from nolabel.components.common.settings import get_settings
-    from nolabel.components.common.store import open_store
-
     store = store or open_store()
     wpath = weights_path(backbone, weights)
     key = onnx_key(backbone, cuts, input_size, wpath)

@@ -28,7 +28,7 @@ from nolabel.components.transfer.fit_variant import (
 from nolabel.components.transfer.metrics import close_figure, roc_figure
 from nolabel.components.transfer.runtime import cached_onnx
 from nolabel.components.transfer.sparkml import linear_coefficients, split_ids
-from nolabel.components.transfer.variants import PIXEL_SIZE
+from nolabel.components.transfer.variants import PIXEL_SIZE, select_variants
 
 TRAIN_TAGS = {"step": "transfer"}
 
@@ -104,9 +104,7 @@ def _check_manifest(dataset: str, manifest: pd.DataFrame) -> None:
 
 def run(params: TrainParams) -> TrainResult:
     """Featurize the dataset, fit every variant as a child MLflow run, register the best."""
-    from nolabel.components.common import tracking
     from nolabel.components.transfer.pyfunc import log_classifier
-    from nolabel.components.transfer.variants import PIXEL_SIZE, select_variants
 
     started = time.perf_counter()
     check_name(params.dataset)
@@ -156,6 +154,7 @@ def run(params: TrainParams) -> TrainResult:
     )  # fmt: skip
     outcomes, cache = [], {}
     with tracking.start_run(f"train-{params.dataset}", tags=TRAIN_TAGS) as parent:
+        tracking.log_manifest_input(store, params.dataset)  # lineage: which crawl
         tracking.log_params(
             {**params.model_dump(exclude={"weights"}), "train_images": len(train_ids),
              "test_images": len(test_ids), "image_errors": errors, **counts}

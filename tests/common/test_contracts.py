@@ -78,10 +78,12 @@ def test_a_misspelled_step_option_fails_before_the_crawl():
 
 
 def test_pipeline_lime_samples_and_lime_options_both_reach_the_explain_step():
+    from types import SimpleNamespace
+
     from nolabel.flows.demo import demo_params
     from nolabel.flows.pipeline import explain_params
 
     params = PipelineParams.model_validate(demo_params("demo-x", promote=False))
-    values = explain_params(params, {"model_uri": "models:/c/1"}, None)
+    values = explain_params(params, SimpleNamespace(model_uri="models:/c/1"), None)
     lime = STEPS["explain"].check_params(values).lime
     assert lime.num_samples == params.lime_samples and lime.box_rule == "relative"

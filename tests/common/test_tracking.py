@@ -77,3 +77,18 @@ def test_missing_model_is_a_clear_error() -> None:
         tracking.resolve_model_uri(None, "absent")
     with pytest.raises(InputError, match="does not exist"):
         tracking.resolve_model_uri("/no/such/model/dir", "absent")
+
+
+def test_a_train_run_logs_the_crawl_it_was_trained_on_as_its_input() -> None:
+    import mlflow
+
+    from nolabel.components.common.datasets import manifest_key
+
+    store = open_store()
+    store.put_bytes(manifest_key("lineage"), b"parquet bytes of the crawl")
+    with tracking.start_run("train-lineage") as run:
+        tracking.log_manifest_input(store, "lineage")
+    (logged,) = mlflow.MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
+    assert logged.dataset.name == "lineage" and len(logged.dataset.digest) == 16
+    assert store.uri(manifest_key("lineage")) in logged.dataset.source
+    assert [tag.value for tag in logged.tags] == ["training"]

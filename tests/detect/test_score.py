@@ -81,6 +81,7 @@ def test_score_folder_with_bad_files_and_resume(
     assert first["files"] == 9 and first["scored"] == 6 and first["failed"] == 3
     assert first["resumed"] == 0 and first["detector"] == "nolabel-detector:1"
     results = json.loads(out.read_text())
+    assert results["format_version"] == "nolabel-results-1.0"  # the results file's contract
     failures = {f["path"]: f["reason"] for f in results["failures"]}
     assert failures == {
         "100CAM/IMG_0099.JPG": "undecodable",

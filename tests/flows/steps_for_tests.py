@@ -6,11 +6,13 @@ are exercised by the end-to-end test.
 
 from __future__ import annotations
 
-import dataclasses
+import sys
+from collections.abc import Callable
+from typing import Any
 
+import pytest
 from pydantic import BaseModel, Field
 
-from nolabel.components.common.contracts import Step
 from nolabel.components.crawl.contract import CrawlParams, CrawlResult
 from nolabel.components.detect.contract import (
     DetectEvalParams,
@@ -160,15 +162,24 @@ def detect(params: DetectTrainParams) -> DetectTrainResult:
 
 def evaluate(params: DetectEvalParams) -> DetectEvalResult:
     _count("evaluate")
+    model = getattr(params, "detector", None) or getattr(params, "model", None)  # either name
     assert params.gt.endswith("truth.coco.json") and (params.images or "").endswith("/images")
     return DetectEvalResult(
         run_id=f"run-evaluate-{CALLS['evaluate']}",
-        model_uri=params.model or "",
+        model_uri=model or "",
         images=1,
-        metrics={"gt_ap50": EVALUATION[params.model or ""]},
+        metrics={"gt_ap50": EVALUATION[model or ""]},
     )
 
 
-def quick(name: str) -> Step:
-    """The real step's contract (Params, Result, image) run by the quick function above."""
-    return dataclasses.replace(STEPS[name], run=f"tests.flows.steps_for_tests:{name}")
+def quick(name: str) -> Callable[[Any], Any]:
+    """The quick function above called ``name``, looked up when called (so a test can still
+    replace it)."""
+    module = sys.modules[__name__]
+    return lambda params: getattr(module, name)(params)
+
+
+def use_quick(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """The real steps (contract, image, name) run the quick functions for this test."""
+    for name in names:
+        monkeypatch.setattr(STEPS[name], "run", quick(name))

@@ -53,7 +53,7 @@ def test_docker_spec_runs_the_step_module_on_its_params(
     monkeypatch.setenv("NOLABEL_IMAGE_TAG", "1.2.3")
     monkeypatch.setenv("NOLABEL_SPARK_MASTER", "local[2]")
     settings = Settings()
-    spec = docker_container_spec("explain", EXPLAIN, settings)
+    spec = docker_container_spec(get_step("explain"), EXPLAIN, settings)
     assert spec["image"] == "registry.example.org/team/spark:1.2.3"
     assert spec["entrypoint"] == ["python", "-m", "nolabel.components.lime"]
     assert spec["command"][0] == "run-json"
@@ -71,7 +71,7 @@ def test_docker_spec_is_accepted_by_the_docker_sdk(monkeypatch: pytest.MonkeyPat
     from docker.models.containers import _create_container_args
 
     settings = _s3_settings(monkeypatch)
-    spec = docker_container_spec("detect", {"boxes": "s3://nolabel/x.json"}, settings)
+    spec = docker_container_spec(get_step("detect"), {"boxes": "s3://nolabel/x.json"}, settings)
     assert spec["volumes"][str(settings.home)]["bind"] == str(settings.home)
     assert spec["device_requests"][0]["Capabilities"] == [["gpu"]]
     args = _create_container_args({"version": "1.44", **spec})
@@ -79,7 +79,9 @@ def test_docker_spec_is_accepted_by_the_docker_sdk(monkeypatch: pytest.MonkeyPat
     assert args["entrypoint"] == ["python", "-m", "nolabel.components.detect"]
     assert args["labels"] == {"org.nolabel.step": "detect"}
     assert args["user"] == f"{os.getuid()}:{os.getgid()}"
-    cpu_spec = docker_container_spec("detect", {}, Settings(device="cpu", s3_endpoint="minio:9000"))
+    cpu_spec = docker_container_spec(
+        get_step("detect"), {}, Settings(device="cpu", s3_endpoint="minio:9000")
+    )
     assert "device_requests" not in cpu_spec
 
 
@@ -95,7 +97,9 @@ def test_kubernetes_job_has_image_resources_env_and_secret_refs(
         NOLABEL_K8S_NAMESPACE="vision",
         NOLABEL_IMAGE_TAG="2.0",
     )
-    job = kubernetes_job_manifest("detect", {"boxes": "s3://nolabel/b.json"}, settings, suffix="x1")
+    job = kubernetes_job_manifest(
+        get_step("detect"), {"boxes": "s3://nolabel/b.json"}, settings, suffix="x1"
+    )
     assert job["kind"] == "Job" and job["apiVersion"] == "batch/v1"
     assert job["metadata"]["namespace"] == "vision"
     name = job["metadata"]["name"]
@@ -118,7 +122,7 @@ def test_kubernetes_job_has_image_resources_env_and_secret_refs(
         assert "value" not in env[name]
     assert "very-secret-value" not in json.dumps(job)
     # CPU steps get no GPU even when the detect step would
-    crawl = kubernetes_job_manifest("crawl", {"dataset": "x"}, settings)
+    crawl = kubernetes_job_manifest(get_step("crawl"), {"dataset": "x"}, settings)
     assert (
         "nvidia.com/gpu"
         not in crawl["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
@@ -132,7 +136,7 @@ def test_kubernetes_job_validates_against_the_kubernetes_schema(
 
     settings = _s3_settings(monkeypatch, NOLABEL_K8S_GPU="1")
     for step in STEPS:
-        job = kubernetes_job_manifest(step, {"dataset": "lions"}, settings)
+        job = kubernetes_job_manifest(STEPS[step], {"dataset": "lions"}, settings)
         kubernetes_validate.validate(job, "1.30", strict=True)
 
 
@@ -140,16 +144,16 @@ def test_kubernetes_needs_a_shared_store_and_tracking_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with pytest.raises(ConfigurationError, match="NOLABEL_S3_ENDPOINT"):
-        kubernetes_job_manifest("crawl", {}, Settings())
+        kubernetes_job_manifest(get_step("crawl"), {}, Settings())
     monkeypatch.setenv("NOLABEL_S3_ENDPOINT", "minio:9000")
     with pytest.raises(ConfigurationError, match="NOLABEL_MLFLOW_TRACKING_URI"):
-        kubernetes_job_manifest("crawl", {}, Settings())
+        kubernetes_job_manifest(get_step("crawl"), {}, Settings())
     monkeypatch.setenv("NOLABEL_EXECUTION", "kubernetes")
     from nolabel.components.common.settings import get_settings
 
     get_settings.cache_clear()
     with pytest.raises(ConfigurationError, match="NOLABEL_MLFLOW_TRACKING_URI"):
-        execute_step("crawl", {"dataset": "x"})
+        execute_step(get_step("crawl"), {"dataset": "x"})
 
 
 def test_result_is_the_last_json_line_of_the_output() -> None:
@@ -169,20 +173,13 @@ def test_params_json_is_canonical() -> None:
     assert params_json({"b": 1, "a": [1, 2]}) == '{"a":[1,2],"b":1}'
 
 
-def test_local_mode_passes_params_and_result_through_json(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(
-        STEPS,
+def test_local_mode_passes_params_and_result_through_json() -> None:
+    echo = Step(steps_for_tests.echo, image="crawl")
+    assert (echo.name, echo.params, echo.result) == (
         "echo",
-        Step(
-            "echo",
-            steps_for_tests.EchoParams,
-            steps_for_tests.EchoResult,
-            run="tests.flows.steps_for_tests:echo",
-            image="crawl",
-        ),
+        steps_for_tests.EchoParams,
+        steps_for_tests.EchoResult,
     )
-    result = run_local("echo", {"text": "hi", "times": 3})
+    result = run_local(echo, {"text": "hi", "times": 3})
     assert result == {"text": "hihihi", "length": 6}
     assert json.dumps(result)  # plain JSON types only

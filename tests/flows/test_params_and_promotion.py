@@ -127,7 +127,15 @@ def test_summary_has_metrics_table_models_and_run_links() -> None:
 
 
 def test_detector_negatives_and_target_frames_reach_the_detect_step() -> None:
-    from nolabel.flows.pipeline import detect_params
+    from types import SimpleNamespace
+
+    from nolabel.flows import pipeline
+
+    def detect_params(params, explain, train=None):  # the values given, as a dict
+        explained = SimpleNamespace(**explain)
+        trained = SimpleNamespace(**train) if train else None
+        given = pipeline.detect_params(params, explained, trained)
+        return given.model_dump(exclude_defaults=True)
 
     params = PipelineParams(dataset="deer", positive=["deer"])
     explain = {"coco_uri": "file:///boxes.coco.json", "coco_path": "b.json"}

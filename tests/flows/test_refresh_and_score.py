@@ -9,7 +9,6 @@ import pytest
 
 from nolabel.components.common.store import open_store
 from nolabel.components.detect.contract import ScoreParams, ScoreResult
-from nolabel.flows.steps import STEPS
 from tests.flows import steps_for_tests
 from tests.flows.test_resume import PARAMS, quick_steps  # noqa: F401 (fixture)
 
@@ -76,7 +75,7 @@ def recorded_score(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
         )
 
     monkeypatch.setattr(steps_for_tests, "score", score, raising=False)
-    monkeypatch.setitem(STEPS, "score", steps_for_tests.quick("score"))
+    steps_for_tests.use_quick(monkeypatch, "score")
     return calls
 
 

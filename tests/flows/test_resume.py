@@ -11,7 +11,6 @@ import json
 import pytest
 
 from nolabel.components.common.store import open_store
-from nolabel.flows.steps import STEPS
 from tests.flows import steps_for_tests
 
 PARAMS = {"dataset": "tiny", "provider": "demo", "positive": ["leopard"], "negative": ["rock"]}
@@ -23,8 +22,7 @@ def quick_steps(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     steps_for_tests.CALLS.clear()
     steps_for_tests.QUALITY.clear()
     steps_for_tests.EVALUATION.clear()
-    for name in ("crawl", "train", "explain", "detect", "evaluate"):
-        monkeypatch.setitem(STEPS, name, steps_for_tests.quick(name))
+    steps_for_tests.use_quick(monkeypatch, "crawl", "train", "explain", "detect", "evaluate")
     return steps_for_tests.CALLS
 
 
@@ -104,7 +102,7 @@ def test_transient_errors_are_retried_and_user_errors_are_not(
     from nolabel.flows.pipeline import build_detector
 
     detect_calls = _fail_once(monkeypatch, "detect", ConnectionError("S3 connection reset"))
-    monkeypatch.setattr("nolabel.flows.tasks.detect_task.retry_delay_seconds", [0, 0])
+    monkeypatch.setattr("nolabel.flows.tasks.step_task.retry_delay_seconds", [0, 0])
     summary = build_detector(params=PARAMS)
     assert len(detect_calls) == 2 and summary["steps"]["detect"]["metrics"] == {"val_ap50": 0.4}
 
