@@ -26,6 +26,9 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, NolabelError | ValidationError) or is_transient(exc)
 
 
+QUOTED_PREFIX = 60  # characters of an error's message that mark a record quoting it
+
+
 class HideUserErrors(logging.Filter):
     """Drops records carrying a user error, the later records quoting its message, and
     urllib3's retry warnings."""
@@ -39,10 +42,27 @@ class HideUserErrors(logging.Filter):
             return False
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None and is_user_error(exc):
-            self.messages.add(str(exc))
+            self.messages.add(str(exc)[:QUOTED_PREFIX])  # Prefect's state messages cut it
             return False
         text = record.getMessage()
+        if record.levelno >= logging.WARNING and _names_user_error(text):
+            return False  # a run's final state quoting a user error (its record may come first)
         return not any(message and message in text for message in self.messages)
+
+
+def _user_error_names() -> set[str]:
+    """Class names of the errors a user can act on (every NolabelError subclass)."""
+    names, todo = set(), [NolabelError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
+
+
+def _names_user_error(text: str) -> bool:
+    """Whether ``text`` quotes a user error as Prefect states do (``InputError: …``)."""
+    return any(f"{name}: " in text for name in _user_error_names())
 
 
 def hide_user_errors_on_console() -> None:
