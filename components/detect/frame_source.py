@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlparse
 
 from nolabel.components.common.bursts import burst_keys, exif_time_of
 from nolabel.components.common.change import change_boxes
@@ -192,7 +192,7 @@ def open_frames(images: str, crops: str | None = None) -> LocalFrames | StoreFra
         frames = StoreFrames(store, images)
     except InputError:
         if images.startswith("file://"):
-            return LocalFrames(images[len("file://") :])
+            return LocalFrames(unquote(urlparse(images).path))
         raise InputError(
             f"--images {images} is not in the configured store ({store.root_uri()}); "
             "set NOLABEL_S3_BUCKET / NOLABEL_S3_ENDPOINT to its bucket"

@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path, PurePosixPath
 from types import TracebackType
+from urllib.parse import unquote, urlparse
 
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.settings import get_settings
@@ -36,6 +37,7 @@ class ScoreTarget:
         self.store, self.key, self.sync_seconds = None, "", sync_seconds
         self._sent: dict[str, bytes] = {}
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the sync thread and the last push
         self._thread: threading.Thread | None = None
         if not out.startswith(STORE_SCHEMES):
             self.local = Path(out).expanduser()
@@ -45,7 +47,7 @@ class ScoreTarget:
             self.key = store.key_from_uri(out)
         except InputError:
             if out.startswith("file://"):  # a file:// path outside the store: written there
-                self.local = Path(out[len("file://") :])
+                self.local = Path(unquote(urlparse(out).path))
                 return
             raise InputError(
                 f"--out {out} is not in the configured store ({store.root_uri()}); "
@@ -65,10 +67,14 @@ class ScoreTarget:
         return name.startswith(self.local.name + ".") and name.endswith(PARTIAL_SUFFIX)
 
     def pull(self) -> None:
-        """Download the store's partial logs of these results (see the module docstring)."""
+        """Download the store's partial logs of these results (see the module docstring); the
+        work folder's other files (an earlier run's results and exports) are removed."""
         if self.store is None:
             return
         self.work.mkdir(parents=True, exist_ok=True)
+        for stale in self.work.iterdir():
+            if stale.is_file() and not self._is_partial(stale.name):
+                stale.unlink()
         for key in self.store.list(self.key):
             name = PurePosixPath(key).name
             if key != self._sibling(name) or not self._is_partial(name):
@@ -83,6 +89,10 @@ class ScoreTarget:
         """Upload every partial log that changed, up to its last complete line."""
         if self.store is None or not self.work.is_dir():
             return
+        with self._lock:
+            self._push_partials()
+
+    def _push_partials(self) -> None:
         for local in sorted(self.work.iterdir()):
             if not self._is_partial(local.name) or not local.is_file():
                 continue
@@ -123,14 +133,17 @@ class ScoreTarget:
             print(f"score: partial log not synced to the store: {exc}", file=sys.stderr)
 
     def publish(self, result: ScoreResult) -> ScoreResult:
-        """Upload a finished run's exports, then its results file; the result names them by
-        their store URIs. A local ``--out`` is returned as it is."""
+        """Upload a finished run's exports, then its results file (when the run wrote one: a
+        shard writes only its log); the result names them by their store URIs. A local
+        ``--out`` is returned as it is."""
         if self.store is None:
             return result
         self.push_partials()
         exports = {}
         for kind, path in result.exports.items():
             exports[kind] = self.store.put_file(self._sibling(Path(path).name), path)
-        out = self.store.put_file(self.key, self.local)
+        out = self.store.uri(self.key)
+        if self.local.is_file():
+            self.store.put_file(self.key, self.local)
         partial = self.store.uri(self._sibling(Path(result.partial).name))
         return result.model_copy(update={"out": out, "partial": partial, "exports": exports})

@@ -156,6 +156,10 @@ def test_store_frames_refuse_what_they_cannot_do(s3_bucket, tmp_path, monkeypatc
         open_frames(f"s3://{s3_bucket}/cards", crops=str(tmp_path / "crops"))
     with pytest.raises(InputError, match="not in the configured store"):
         open_frames("s3://another-bucket/cards")
+    from nolabel.components.detect.score_target import ScoreTarget
+
+    with pytest.raises(InputError, match="--out s3://another-bucket/r.json is not in the conf"):
+        ScoreTarget("s3://another-bucket/r.json")
     frames = open_frames(f"s3://{s3_bucket}")
     assert isinstance(frames, StoreFrames) and frames.prefix == ""
     assert frames.uri == f"s3://{s3_bucket}/"
@@ -171,10 +175,14 @@ def test_partial_logs_sync_to_the_store_while_the_run_goes(s3_bucket, tmp_path, 
     store, uri = open_store(), f"s3://{s3_bucket}/runs/r.json"
     store.put_bytes("runs/r.json.shard-1-of-2.partial.jsonl", b'{"a": 1}\n')
     store.put_bytes("runs/r.json.d/x.partial.jsonl", b"not mine\n")
+    stale = ScoreTarget(uri).local
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")  # an earlier run's results in the work folder
     with ScoreTarget(uri, sync_seconds=0.05) as target:
         shard = target.local.with_name("r.json.shard-1-of-2.partial.jsonl")
         assert shard.read_bytes() == b'{"a": 1}\n'  # pulled before the run
         assert not target.local.with_name("x.partial.jsonl").exists()
+        assert not stale.exists()  # never uploaded as this run's results
         partial = target.local.with_name("r.json.partial.jsonl")
         partial.write_bytes(b'{"b": 2}\n{"b": 3')  # a line being written
         for _ in range(100):
