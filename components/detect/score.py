@@ -207,7 +207,7 @@ class ScoreRun:
     scored: int
     seconds: float
     threshold: float | None
-    frames: Any = None  # frame_source.LocalFrames or StoreFrames
+    frames: Any = None  # frame_source.LocalFrames or StoreFrames (None: the folder ``root``)
 
 
 def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
@@ -218,7 +218,8 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
     bursts, withheld = finish_records(
         images, run.root, run.threshold, mode=params.bursts, gap_seconds=params.burst_gap,
         min_score=params.min_score, keep_negative=params.boxes_on_empty,
-        frame_gate=params.frame_gate, burst_gate=params.burst_gate, stamp=run.frames.stamp,
+        frame_gate=params.frame_gate, burst_gate=params.burst_gate,
+        stamp=run.frames.stamp if run.frames else None,
     )  # fmt: skip
     failures = [
         {"path": r["path"], "reason": r["error"], "message": r["message"]}
@@ -226,7 +227,7 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
         if "error" in r
     ] + [{"path": s.path, "reason": s.reason, "message": s.message} for s in run.scan.skipped]
     results = ResultsFile(
-        root=run.frames.uri,
+        root=run.frames.uri if run.frames else str(run.root.resolve()),
         models=run.models,
         threshold=None if run.threshold is None else float(run.threshold),
         min_score=params.min_score,
