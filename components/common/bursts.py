@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from nolabel.components.common.defaults import DEFAULT_BURST_GAP
 from nolabel.components.common.errors import InputError
@@ -47,13 +47,19 @@ def exif_timestamp(path: Path) -> datetime | None:
 
     Only the header is read; bad or missing EXIF and unreadable files give None, never an error.
     """
+    try:  # never through a link, never a FIFO (a card can change while it is read)
+        with os.fdopen(open_regular(path.parent, path.name), "rb") as stream:
+            return exif_time_of(stream)
+    except Exception:
+        return None
+
+
+def exif_time_of(stream: BinaryIO) -> datetime | None:
+    """:func:`exif_timestamp` of an open image stream (the bytes of a frame from the store)."""
     from PIL import Image
 
-    try:  # never through a link, never a FIFO (a card can change while it is read)
-        with (
-            os.fdopen(open_regular(path.parent, path.name), "rb") as stream,
-            Image.open(stream) as image,
-        ):
+    try:
+        with Image.open(stream) as image:
             exif = image.getexif()
             sub = exif.get_ifd(_EXIF_IFD)
             tags = (sub.get(_DATETIME_ORIGINAL), sub.get(_DATETIME_DIGITIZED), exif.get(_DATETIME))
@@ -106,8 +112,10 @@ def burst_keys(
     *,
     mode: str = "auto",
     gap_seconds: float = DEFAULT_BURST_GAP,
+    stamp: Callable[[str], datetime | None] | None = None,
 ) -> dict[str, str]:
     """Burst key for each relative (posix) path under ``root``; frames sharing a key are a burst.
+    ``stamp`` gives a frame's EXIF time by its relative path (default: read under ``root``).
 
     - ``exif``: per folder, frames sorted by EXIF time, consecutive ones at most ``gap_seconds``
       apart share a burst keyed by its first frame's relative path; frames without a time are alone.
@@ -127,7 +135,8 @@ def burst_keys(
     if mode == "name":
         return {rel: name_burst(rel) or rel for rel in relatives}
     base = Path(root)
-    stamps = {rel: exif_timestamp(base / rel) for rel in dict.fromkeys(relatives)}
+    stamp = stamp or (lambda rel: exif_timestamp(base / rel))
+    stamps = {rel: stamp(rel) for rel in dict.fromkeys(relatives)}
     stamped = {rel: stamp for rel, stamp in stamps.items() if stamp is not None}
     keys = _exif_bursts(stamped, gap_seconds)
     fallback = name_burst if mode == "auto" else (lambda rel: None)

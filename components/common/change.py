@@ -12,6 +12,7 @@ each frame shows both positions); fewer give no boxes.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,13 +43,16 @@ class ChangeBox:
     score: float
 
 
-def _load_grey(path: Path, scale: int) -> np.ndarray | None:
-    """The frame in grey at 1/``scale``; None when it is unreadable or no longer a regular file
-    (never through a link, never a FIFO: see ``common.safe_files``)."""
+def _load_grey(path: Path | bytes, scale: int) -> np.ndarray | None:
+    """The frame (a file, or its bytes) in grey at 1/``scale``; None when it is unreadable or
+    no longer a regular file (never through a link, never a FIFO: see ``common.safe_files``)."""
     from PIL import Image
 
     try:
-        stream = os.fdopen(open_regular(path.parent, path.name), "rb")
+        if isinstance(path, bytes):
+            stream = io.BytesIO(path)
+        else:
+            stream = os.fdopen(open_regular(path.parent, path.name), "rb")
     except (OSError, UnsafeFileError):
         return None
     try:
@@ -92,20 +96,20 @@ def _regions(deviation: np.ndarray, scale: int, z_threshold: float, min_area: fl
 
 
 def change_boxes(
-    paths: Sequence[Path],
+    paths: Sequence[Path | bytes],
     *,
     z_threshold: float = Z_THRESHOLD,
     min_area: float = MIN_AREA,
     scale: int = SCALE,
 ) -> list[list[ChangeBox]]:
-    """For each frame of one burst, its changed regions (strongest first).
+    """For each frame of one burst (a file, or its bytes), its changed regions (strongest first).
 
     Frames of another size than the burst's most common one, unreadable frames and bursts of
     fewer than ``MIN_FRAMES`` usable frames get no boxes.
     """
     from scipy import ndimage
 
-    grey = [_load_grey(Path(path), scale) for path in paths]
+    grey = [_load_grey(p if isinstance(p, bytes) else Path(p), scale) for p in paths]
     shapes = [g.shape for g in grey if g is not None]
     result: list[list[ChangeBox]] = [[] for _ in paths]
     if len(shapes) < MIN_FRAMES:

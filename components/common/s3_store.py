@@ -139,6 +139,23 @@ class S3Store(ArtifactStore):
                 response.close()
                 response.release_conn()
 
+    def read_head(self, key: str, length: int) -> bytes:
+        key = normalize_key(key)
+        if length <= 0:
+            return b""
+        with self._guard(f"reading {key}", key):
+            try:
+                response = self.client.get_object(self.bucket, key, offset=0, length=length)
+            except self._s3_error as exc:
+                if exc.code != "InvalidRange":
+                    raise
+                return b""  # S3 refuses any range of an empty object
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
     def put_file(self, key: str, path: str | os.PathLike[str]) -> str:
         key = normalize_key(key)
         with self._guard(f"writing {key}", key):

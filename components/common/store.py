@@ -38,6 +38,11 @@ class ArtifactStore(ABC):
     def get_bytes(self, key: str) -> bytes:
         """Return the object's bytes; ``KeyError`` if it is missing."""
 
+    def read_head(self, key: str, length: int) -> bytes:
+        """The object's first ``length`` bytes (fewer when it is shorter); ``KeyError`` if it is
+        missing. Backends override it to read no more than asked."""
+        return self.get_bytes(key)[:length]
+
     @abstractmethod
     def put_file(self, key: str, path: str | os.PathLike[str]) -> str:
         """Upload a local file under ``key`` atomically; return its URI."""
@@ -113,6 +118,13 @@ class LocalStore(ArtifactStore):
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise KeyError(key) from exc
+
+    def read_head(self, key: str, length: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as handle:
+                return handle.read(length)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise KeyError(key) from exc
 

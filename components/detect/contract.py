@@ -118,8 +118,10 @@ class DetectEvalResult(Contract):
 class ScoreParams(Contract):
     """What `nolabel score` needs."""
 
-    images: str = Field(..., description="Folder scanned recursively.")
-    out: str = Field(..., description="Results JSON path.")
+    images: str = Field(
+        ..., description="Folder scanned recursively, or a store URI prefix (s3://bucket/cards/)."
+    )
+    out: str = Field(..., description="Results JSON path or store URI.")
     classifier: str | None = Field(None, description="Classifier URI; None: the registry's.")
     detector: str | None = Field(None, description="Detector URI; None: the registry's.")
     batch_size: int = Field(16, ge=1, le=1024, description="Images per batch.")

@@ -22,7 +22,9 @@ logit) reaches it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +111,13 @@ def finish_records(
     keep_negative: bool = False,
     frame_gate: float = DEFAULT_FRAME_GATE,
     burst_gate: float = DEFAULT_BURST_GATE,
+    stamp: Callable[[str], datetime | None] | None = None,
 ) -> tuple[int, int]:
     """Scored frames (raw records) → bursts, burst probabilities, verdicts, ``animal_score`` and
     fused ``boxes``, in place (the raw candidates are dropped; the partial records keep them).
-    Returns (number of bursts, boxes withheld)."""
-    keys = burst_keys(root, [r["path"] for r in images], mode=mode, gap_seconds=gap_seconds)
+    Returns (number of bursts, boxes withheld); ``stamp`` as in ``burst_keys``."""
+    rels = [r["path"] for r in images]
+    keys = burst_keys(root, rels, mode=mode, gap_seconds=gap_seconds, stamp=stamp)
     has_probability = bool(images) and all("probability" in r for r in images)
     burst_p = (
         burst_probability([r["probability"] for r in images], [keys[r["path"]] for r in images])

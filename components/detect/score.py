@@ -21,18 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nolabel.components.common.bursts import burst_keys
-from nolabel.components.common.change import MIN_FRAMES, change_boxes
+from nolabel.components.common.change import MIN_FRAMES
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.files import write_text_atomic
 from nolabel.components.common.images import models_side
 from nolabel.components.common.settings import get_settings
 from nolabel.components.detect.contract import ScoreParams, ScoreResult
 from nolabel.components.detect.evidence import FrameModels, analyse
+from nolabel.components.detect.frame_source import open_frames
 from nolabel.components.detect.policy import VERDICTS, finish_records
-from nolabel.components.detect.scan import scan_folder
-from nolabel.components.detect.score_frames import frame_location, load_image
 from nolabel.components.detect.score_partial import end_cut_line, partial_path, read_partial
+from nolabel.components.detect.score_target import ScoreTarget
 from nolabel.components.results.crops import write_crops
 from nolabel.components.results.file_format import ResultsFile
 from nolabel.components.results.outputs import write_exports
@@ -83,31 +82,37 @@ def _score_batch(batch, models: FrameModels, box_floor: float) -> list[dict[str,
     return records
 
 
-def _burst_order(root: Path, files: list[Path], params: ScoreParams) -> list[list[Path]]:
+def _burst_order(frames, files: list[Path], params: ScoreParams) -> list[list[Path]]:
     """The files grouped into bursts (as the final results group them), in file order."""
-    rels = [p.relative_to(root).as_posix() for p in files]
-    keys = burst_keys(root, rels, mode=params.bursts, gap_seconds=params.burst_gap)
+    rels = [p.relative_to(frames.root).as_posix() for p in files]
+    keys = frames.burst_keys(rels, mode=params.bursts, gap_seconds=params.burst_gap)
     bursts: dict[str, list[Path]] = {}
     for path, rel in zip(files, rels, strict=True):
         bursts.setdefault(keys[rel], []).append(path)
     return list(bursts.values())
 
 
-def _burst_changes(root: Path, paths: list[Path], params: ScoreParams) -> dict[Path, list]:
+def _burst_changes(frames, paths: list[Path], params: ScoreParams) -> dict[Path, list]:
     """Changed regions of each frame of one burst (none for single frames or huge groups)."""
     if not params.burst_change or not MIN_FRAMES <= len(paths) <= MAX_CHANGE_FRAMES:
         return {}
-    return dict(zip(paths, change_boxes([frame_location(root, p) for p in paths]), strict=True))
+    return dict(zip(paths, frames.change_boxes(paths), strict=True))
 
 
 def run_score(params: ScoreParams) -> ScoreResult:
     """Score every file under ``params.images``; see the module docstring."""
+    with ScoreTarget(params.out) as target:  # a store --out: written locally, then uploaded
+        return target.publish(_run_score(params.model_copy(update={"out": str(target.local)})))
+
+
+def _run_score(params: ScoreParams) -> ScoreResult:
     from tqdm import tqdm
 
     if not (params.use_classifier or params.use_detector or params.proposals):
         raise InputError("nothing to do: the classifier, detector and proposals are all off")
-    root, out = Path(params.images).expanduser().absolute(), Path(params.out).expanduser()
-    scan = scan_folder(root)
+    frames = open_frames(params.images, params.crops)  # a folder or a store prefix
+    root, out = frames.root, Path(params.out).expanduser()
+    scan = frames.scan()
     files = scan.files
     models = _load_models(params)
     box_floor = min(params.min_score, RAW_BOX_FLOOR)
@@ -153,12 +158,12 @@ def run_score(params: ScoreParams) -> ScoreResult:
                 batch.clear()
             sink.flush()
 
-        for burst in _burst_order(root, files, params):
+        for burst in _burst_order(frames, files, params):
             todo = [p for p in burst if p.relative_to(root).as_posix() not in done]
-            changes = _burst_changes(root, burst, params) if todo else {}
+            changes = _burst_changes(frames, burst, params) if todo else {}
             for path in todo:
                 rel = path.relative_to(root).as_posix()
-                loaded = load_image(root, path, max_pixels, min_side)
+                loaded = frames.load_image(path, max_pixels, min_side)
                 if isinstance(loaded, tuple):
                     write({"path": rel, "error": loaded[0], "message": loaded[1]})
                     bar.update(1)
@@ -171,7 +176,7 @@ def run_score(params: ScoreParams) -> ScoreResult:
     threshold = models.classifier.threshold if models.classifier is not None else None
     run = ScoreRun(
         out=out, partial=partial, scan=scan, root=root, done=done, models=identity,
-        scored=scored, seconds=seconds, threshold=threshold,
+        scored=scored, seconds=seconds, threshold=threshold, frames=frames,
     )  # fmt: skip
     return _write_results(run, params)
 
@@ -202,6 +207,7 @@ class ScoreRun:
     scored: int
     seconds: float
     threshold: float | None
+    frames: Any = None  # frame_source.LocalFrames or StoreFrames (None: the folder ``root``)
 
 
 def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
@@ -213,6 +219,7 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
         images, run.root, run.threshold, mode=params.bursts, gap_seconds=params.burst_gap,
         min_score=params.min_score, keep_negative=params.boxes_on_empty,
         frame_gate=params.frame_gate, burst_gate=params.burst_gate,
+        stamp=run.frames.stamp if run.frames else None,
     )  # fmt: skip
     failures = [
         {"path": r["path"], "reason": r["error"], "message": r["message"]}
@@ -220,7 +227,7 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
         if "error" in r
     ] + [{"path": s.path, "reason": s.reason, "message": s.message} for s in run.scan.skipped]
     results = ResultsFile(
-        root=str(run.root.resolve()),
+        root=run.frames.uri if run.frames else str(run.root.resolve()),
         models=run.models,
         threshold=None if run.threshold is None else float(run.threshold),
         min_score=params.min_score,
@@ -262,7 +269,8 @@ def _write_outputs(
     written beside ``out``, then ``out`` itself: a failure leaves the previous ``out`` as it was."""
     pending = write_text_atomic(out.with_name(f".{out.name}.pending"), written.to_json())
     try:
-        results = load_results(pending)
+        local_root = written.root is None or "://" not in written.root  # exports read no frame
+        results = load_results(pending, None if local_root else pending.parent)
         results.path = out  # the exports are named after the results file
         exports = write_exports(results)
         crops = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -90,15 +91,29 @@ def load_image(root: Path, path: Path, max_pixels: int, min_side: int | None = N
         return (reason, f"{MESSAGES[reason]} (found after the scan): {exc}")
     try:
         with os.fdopen(handle, "rb") as stream:
-            head = stream.read(SNIFF_BYTES)
-            if sniff_image_type(head) is None:
-                return ("not_an_image", "content is not a JPEG/PNG/GIF/BMP/TIFF/WebP image")
-            if not is_image_name(path.name):  # a results file lists images by their names
-                return ("not_an_image_name", "an image without an image name (.jpg, .png ...)")
-            data = head + stream.read()
-        image, size = decode_scaled(data, max_pixels, min_side)
+            return decode_frame(
+                path.name, stream.read(SNIFF_BYTES), stream.read, max_pixels, min_side
+            )
+    except OSError as exc:
+        return ("unreadable", f"cannot read: {exc.strerror or exc}")
+
+
+def decode_frame(
+    name: str,
+    head: bytes,
+    read_rest: Callable[[], bytes],
+    max_pixels: int,
+    min_side: int | None = None,
+):
+    """A :class:`Decoded` of the frame called ``name`` whose first bytes are ``head``, or
+    (reason, message) when it is no image; ``read_rest`` (the remaining bytes) is called only
+    for an image."""
+    if sniff_image_type(head) is None:
+        return ("not_an_image", "content is not a JPEG/PNG/GIF/BMP/TIFF/WebP image")
+    if not is_image_name(name):  # a results file lists images by their names
+        return ("not_an_image_name", "an image without an image name (.jpg, .png ...)")
+    try:
+        image, size = decode_scaled(head + read_rest(), max_pixels, min_side)
         return Decoded(to_array(image), size)
     except ImageError as exc:
         return (exc.reason, str(exc))
-    except OSError as exc:
-        return ("unreadable", f"cannot read: {exc.strerror or exc}")

@@ -72,6 +72,11 @@ def scored_root(folder: str | os.PathLike[str], what: str) -> Path:
     """``folder`` as the absolute, existing scored folder; the filesystem root is refused."""
     if not isinstance(folder, str | os.PathLike) or "\x00" in os.fspath(folder):
         raise InputError(f"{what} {folder!r} is not a folder name")
+    if "://" in os.fspath(folder):
+        raise InputError(
+            f"{what} {os.fspath(folder)} is in an artifact store: copy the card locally to sort "
+            "it (or to report on or crop it) and pass --images DIR"
+        )
     path = Path(folder).expanduser()
     if not path.is_absolute():
         raise InputError(f"{what} {os.fspath(folder)!r} is not an absolute path")

@@ -51,16 +51,16 @@ def test_frames_swapped_after_the_scan_are_failures_and_never_read(
     tmp_path,
     monkeypatch,
 ):
-    from nolabel.components.detect import score
+    from nolabel.components.detect import frame_source, score
 
-    real_scan = score.scan_folder
+    real_scan = frame_source.scan_folder
 
     def scan_then_swap(root: Path):
         scan = real_scan(root)
         _swap(root)
         return scan
 
-    monkeypatch.setattr(score, "scan_folder", scan_then_swap)
+    monkeypatch.setattr(frame_source, "scan_folder", scan_then_swap)
     out = tmp_path / "r.json"
     params = score.ScoreParams(
         images=str(card), out=str(out), classifier=str(classifier_dir), use_detector=False,
