@@ -19,48 +19,60 @@ from typing import IO, Any
 from nolabel.components.common.settings import get_settings
 from nolabel.components.detect.score import ScoreParams, run_score
 from nolabel.components.detect.step import DetectEvalParams, run_eval
+from nolabel.components.lime.contract import LimeParams
 from nolabel.components.results.records import load_results
 from nolabel.components.results.report import heatmap_overlays, write_report
 from nolabel.components.transfer.classifier import load_classifier
 from nolabel.flows.demo_card import write_demo_card
-from nolabel.flows.params import DEMO_DATASET
+from nolabel.flows.params import (
+    DEMO_DATASET,
+    CrawlOptions,
+    DetectOptions,
+    ExplainOptions,
+    PipelineParams,
+    TrainOptions,
+)
 from nolabel.flows.report import run_link
 from nolabel.flows.server import run_build_detector, set_prefect_defaults, stop_temporary_server
 
 STAGES = ("crawl", "train", "explain", "detect", "evaluate", "held-out", "score", "report")
 LABEL = "snow leopard"
+# Where the demo differs from the steps' defaults, and why; the rest (LIME's samples, the
+# detector's epochs, the backbone...) are the steps' own.
+DEMO_NEGATIVES = ["mountainside", "goat"]  # what the synthetic animal is told apart from
+DEMO_PHOTOS = 60  # of the animal and as many without: enough to learn, ~3 min on 2 cores
+DEMO_VARIANT = "cut1"  # one classifier variant: the demo shows the method, not the comparison
+DEMO_INPUT_SIZE = 128  # classifier input and LIME's scoring side: the photos are 256 × 192
+DEMO_IMAGE_SIZE = 192  # the detector's test-time long side, near the photos' own
+DEMO_OVERLAYS = 4  # overlay images explain and detect draw (the report shows 4 frames)
 
 
 def demo_params(dataset: str = DEMO_DATASET, promote: bool = True) -> dict[str, Any]:
-    """CPU-friendly settings for the offline demo (~3 min on 2 cores): 60 synthetic photos of
-    the animal and 60 without, one classifier variant at 128 px, 100 LIME samples in-process
-    with the ``relative`` box rule (the synthetic animal is one strong region) and LIME's own
-    boxes (no COCO proposals for rendered animals), 8 detector epochs at 192 px."""
-    return {
-        "dataset": dataset,
-        "provider": "demo",
-        "positive": [LABEL],
-        "negative": ["mountainside", "goat"],
-        "pages": 1,
-        "per_page": 60,
-        "backbone": "efficientnet-lite0",
-        "variants": ["cut1"],
-        "lime_samples": 100,
-        "epochs": 8,
-        "image_size": 192,
-        "promote": promote,
-        "crawl_options": {"negative_per_query": 30},
-        "train_options": {"input_size": 128},
-        "explain_options": {
-            "spark": False,
-            "overlays": 4,
-            "lime": {"score_size": 128, "box_rule": "relative"},
+    """CPU-friendly settings for the offline demo (~3 min on 2 cores), as JSON data (what a
+    deployment run takes): the settings below, the steps' own defaults for everything else."""
+    params = PipelineParams(
+        dataset=dataset,
+        provider="demo",  # offline: synthetic photos
+        positive=[LABEL],
+        negative=DEMO_NEGATIVES,
+        per_page=DEMO_PHOTOS,
+        variants=[DEMO_VARIANT],
+        image_size=DEMO_IMAGE_SIZE,
+        promote=promote,
+        crawl_options=CrawlOptions(negative_per_query=DEMO_PHOTOS // len(DEMO_NEGATIVES)),
+        train_options=TrainOptions(input_size=DEMO_INPUT_SIZE),
+        explain_options=ExplainOptions(
+            spark=False,  # in-process: starting Spark costs more than 60 images take
+            overlays=DEMO_OVERLAYS,
+            # The synthetic animal is one strong region: boxed relative to the top weight.
+            lime=LimeParams(score_size=DEMO_INPUT_SIZE, box_rule="relative"),
             # The demo's animals are renders no COCO detector has seen: choosing among its
             # proposals took the held-out AP50 0.76 → 0.63 (real photos gain; lime README).
-            "proposals": False,
-        },
-        "detect_options": {"overlays": 4},
-    }
+            proposals=False,
+        ),
+        detect_options=DetectOptions(overlays=DEMO_OVERLAYS),
+    )
+    return params.model_dump(mode="json", exclude_unset=True)
 
 
 @contextlib.contextmanager

@@ -12,13 +12,13 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from nolabel.components.common.contracts import Contract
+from nolabel.components.common.contracts import Contract, Options, options_model
 from nolabel.components.common.datasets import check_name
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.names import ProviderName
 from nolabel.components.crawl.contract import CrawlParams, Queries
-from nolabel.components.detect.contract import DetectTrainParams
-from nolabel.components.lime.contract import ExplainParams
+from nolabel.components.detect.contract import DetectTrainParams, ScoreParams
+from nolabel.components.lime.contract import ExplainParams, LimeParams
 from nolabel.components.transfer.contract import Backbone, TrainParams
 
 Localizer = Literal["lime", "gradcam"]
@@ -31,7 +31,7 @@ def step_field(params: type[Contract], name: str) -> Any:
     return FieldInfo.merge_field_infos(params.model_fields[name])
 
 
-# The step fields the pipeline declares at top level (the ones most runs give).
+# The step fields the pipeline declares at top level (the ones most runs give) ...
 TOP_LEVEL: dict[type[Contract], tuple[str, ...]] = {
     CrawlParams: (
         "dataset", "provider", "positive", "negative", "random_negatives", "pages", "per_page",
@@ -41,13 +41,35 @@ TOP_LEVEL: dict[type[Contract], tuple[str, ...]] = {
     ExplainParams: ("dataset", "localizer"),
     DetectTrainParams: ("target", "epochs", "image_size"),
 }  # fmt: skip
+# ... and those it fills in: from an earlier step's result, or from its own settings.
+FILLED_IN: dict[type[Contract], tuple[str, ...]] = {
+    CrawlParams: (),
+    TrainParams: ("variants",),  # the top-level list, comma-joined
+    ExplainParams: ("model", "out", "gt"),  # train's model; the flow's folder; crawl's truth
+    DetectTrainParams: ("boxes", "negatives", "classifier"),  # explain's boxes; the crawl's
+}
+
+
+def step_options(params: type[Contract], name: str) -> type[Options]:
+    """The ``*_options`` of one step: its Params less the pipeline's top-level and filled-in
+    fields (each default, bound and help is the step's own)."""
+    return options_model(params, (*TOP_LEVEL[params], *FILLED_IN[params]), name, __name__)
+
+
+CrawlOptions = step_options(CrawlParams, "CrawlOptions")
+TrainOptions = step_options(TrainParams, "TrainOptions")
+ExplainOptions = step_options(ExplainParams, "ExplainOptions")
+DetectOptions = step_options(DetectTrainParams, "DetectOptions")
+# score_folder's: ScoreParams less the folder's own settings.
+SCORE_FOLDER_FIELDS = ("images", "out", "classifier", "detector", "batch_size")
+ScoreOptions = options_model(ScoreParams, SCORE_FOLDER_FIELDS, "ScoreOptions", __name__)
 
 
 class PipelineParams(Contract):
     """Everything ``build_detector`` needs: the steps' own params, less what earlier steps fill in.
 
     Top level: the settings most runs give, each the step's own field (default, bounds and help);
-    ``*_options``: any other field of that step's params, checked against it before the crawl.
+    ``*_options``: any other field of that step's params, typed as the step declares it.
     """
 
     dataset: str = step_field(CrawlParams, "dataset")
@@ -61,10 +83,8 @@ class PipelineParams(Contract):
     backbone: Backbone = step_field(TrainParams, "backbone")
     # A list (one --variant flag each) for the step's comma-separated string; None: its default.
     variants: list[str] | None = Field(None, description="Classifier variants to compare.")
-    # The LIME knob most runs change, without writing explain_options.lime; None: its default.
-    lime_samples: int | None = Field(
-        None, ge=2, le=100_000, description="LIME samples per image (default: the step's)."
-    )
+    # The LIME knob most runs change, without writing explain_options.lime (which wins).
+    lime_samples: int = step_field(LimeParams, "num_samples")
     localizer: Localizer = step_field(ExplainParams, "localizer")
     target: str | None = step_field(DetectTrainParams, "target")
     detector_negatives: bool = Field(
@@ -78,19 +98,17 @@ class PipelineParams(Contract):
     run_tag: str = Field(
         "", max_length=64, description="Salt of the step result keys: a new tag redoes every step."
     )
-    crawl_options: dict[str, Any] = Field(
-        default_factory=dict, description="Other CrawlParams fields (checked before the crawl)."
+    crawl_options: CrawlOptions = Field(
+        default_factory=CrawlOptions, description="Any other CrawlParams field."
     )
-    train_options: dict[str, Any] = Field(
-        default_factory=dict, description="Other TrainParams fields (checked before the crawl)."
+    train_options: TrainOptions = Field(
+        default_factory=TrainOptions, description="Any other TrainParams field."
     )
-    explain_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Any other ExplainParams field (checked before the crawl).",
+    explain_options: ExplainOptions = Field(
+        default_factory=ExplainOptions, description="Any other ExplainParams field."
     )
-    detect_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Any other DetectTrainParams field (checked before the crawl).",
+    detect_options: DetectOptions = Field(
+        default_factory=DetectOptions, description="Any other DetectTrainParams field."
     )
 
     @field_validator("dataset")
@@ -113,15 +131,16 @@ class PipelineParams(Contract):
         return self
 
     def step_values(self, params: type[Contract]) -> dict[str, Any]:
-        """This run's values of ``params``' fields: its top-level ones, then its options (what
-        earlier steps fill in is the caller's)."""
+        """This run's values of ``params``' fields: its top-level ones and the options given
+        (what the pipeline fills in is the caller's)."""
         options = {
             CrawlParams: self.crawl_options,
             TrainParams: self.train_options,
             ExplainParams: self.explain_options,
             DetectTrainParams: self.detect_options,
         }[params]
-        return {**{name: getattr(self, name) for name in TOP_LEVEL[params]}, **options}
+        given = options.model_dump(exclude_unset=True)
+        return {**{name: getattr(self, name) for name in TOP_LEVEL[params]}, **given}
 
 
 def default_tag() -> str:
@@ -155,7 +174,9 @@ class ScoreFolderParams(Contract):
         description="Local directory, store URI (s3://, file://) or store prefix.",
     )
     out: str | None = Field(None, description="Results file; default under NOLABEL_HOME/scores.")
-    classifier: str | None = Field(None, description="Classifier URI (default: registry).")
-    detector: str | None = Field(None, description="Detector URI (default: registry).")
-    batch_size: int = Field(16, ge=1, le=1024, description="Images per batch.")
-    options: dict[str, Any] = Field(default_factory=dict, description="Extra ScoreParams.")
+    classifier: str | None = step_field(ScoreParams, "classifier")
+    detector: str | None = step_field(ScoreParams, "detector")
+    batch_size: int = step_field(ScoreParams, "batch_size")
+    options: ScoreOptions = Field(
+        default_factory=ScoreOptions, description="Any other ScoreParams field."
+    )

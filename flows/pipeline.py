@@ -45,21 +45,21 @@ def crawl_params(params: PipelineParams) -> CrawlParams:
 def train_params(params: PipelineParams) -> TrainParams:
     """The classifier trained on the crawled dataset."""
     variants = {"variants": ",".join(params.variants)} if params.variants else {}
-    return TRAIN.check_params({**variants, **params.step_values(TrainParams)})
+    return TRAIN.check_params({**params.step_values(TrainParams), **variants})
 
 
 def explain_params(
-    params: PipelineParams, trained: TrainResult | None, truth: Path | None
+    params: PipelineParams, trained: TrainResult, truth: Path | None
 ) -> ExplainParams:
-    """LIME boxes for the dataset's images with the new classifier (None: only checking)."""
+    """LIME boxes for the dataset's images with the new classifier."""
     values = params.step_values(ExplainParams)
-    if params.lime_samples is not None:  # both sets of LIME knobs; the options' win
-        values["lime"] = {"num_samples": params.lime_samples, **values.get("lime", {})}
+    # both sets of LIME knobs: lime_samples, then the options' (which win)
+    values["lime"] = {"num_samples": params.lime_samples, **values.get("lime", {})}
     out = flow_dir(params.dataset) / "lime" / "boxes.coco.json"
-    given = {"model": trained.model_uri if trained else None, "out": str(out)}
+    given = {"model": trained.model_uri, "out": str(out)}
     if truth is not None:
         given["gt"] = str(truth)
-    return EXPLAIN.check_params({**given, **values})
+    return EXPLAIN.check_params({**values, **given})
 
 
 def detect_params(
@@ -73,17 +73,7 @@ def detect_params(
         given["negatives"] = [params.dataset]
     if params.target and trained:
         given["classifier"] = trained.model_uri
-    return DETECT.check_params({**given, **params.step_values(DetectTrainParams)})
-
-
-def check_step_params(params: PipelineParams) -> None:
-    """Every step's params checked before the crawl starts (a misspelled option fails in
-    seconds, not after an hour of crawling)."""
-    crawl_params(params)
-    train_params(params)
-    explain_params(params, None, None)  # model None: valid (the registry's), so no stand-in
-    boxes = ExplainResult.model_construct(coco_uri="")  # the one value only explain can give
-    detect_params(params, boxes)
+    return DETECT.check_params({**params.step_values(DetectTrainParams), **given})
 
 
 def evaluate_params(model_uri: str, crawled: CrawlResult) -> DetectEvalParams:
@@ -141,8 +131,12 @@ class PipelineResults:
 
 
 def run_pipeline_steps(params: PipelineParams) -> PipelineResults:
-    """Run (or resume) crawl → train → explain → detect → evaluate; return every step result."""
-    check_step_params(params)
+    """Run (or resume) crawl → train → explain → detect → evaluate; return every step result.
+
+    ``params`` were checked as they were built (every option is typed as its step declares it);
+    what only a whole step's Params can check, such as the crawl's size, fails as that step's
+    Params are built: the crawl's first.
+    """
     salt = {"run_tag": params.run_tag} if params.run_tag else {}
     crawled = crawl_task(CRAWL, crawl_params(params), upstream=salt)
     trained = step_task(TRAIN, train_params(params), upstream={**salt, "crawl": crawled})

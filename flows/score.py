@@ -34,13 +34,12 @@ def fetch_images(source: str) -> tuple[str, str]:
 
 
 def score_params(params: ScoreFolderParams, images: str, out: Path) -> ScoreParams:
-    """ScoreParams for a folder (``options``: any other field, checked here)."""
-    values: dict[str, Any] = {"images": images, "out": str(out), "batch_size": params.batch_size}
-    if params.classifier:
-        values["classifier"] = params.classifier
-    if params.detector:
-        values["detector"] = params.detector
-    return SCORE.check_params({**values, **params.options})
+    """ScoreParams for a folder: its settings and the options given (typed as ScoreParams')."""
+    given = params.options.model_dump(exclude_unset=True)
+    folder = {"classifier": params.classifier, "detector": params.detector}
+    return SCORE.check_params(
+        {**given, **folder, "batch_size": params.batch_size, "images": images, "out": str(out)}
+    )
 
 
 @flow(name="score_folder", log_prints=True)
@@ -48,7 +47,6 @@ def score_folder(params: ScoreFolderParams) -> dict[str, Any]:
     """Batch-score a folder (or a bucket prefix): probability and boxes per image."""
     claim_flow_run()  # label this run; mark runs of killed processes Crashed
     logger = get_run_logger()
-    score_params(params, "pending", Path("pending.json"))  # a misspelled option: before fetching
     images, name = fetch_images(params.source)
     out = Path(params.out) if params.out else flow_dir("scores") / f"{name}.json"
     result = score_task(SCORE, score_params(params, images, out)).model_dump(mode="json")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from nolabel.components.common.contracts import Step, problems
+from nolabel.components.common.contracts import Options, Step, problems
 from nolabel.components.common.errors import InputError, NolabelError
 
 P = TypeVar("P", bound=BaseModel)
@@ -129,19 +129,21 @@ def _base_type(annotation: Any) -> Any:
 
 def _is_json(annotation: Any) -> bool:
     """A dict or a model not flattened: given on the command line as a JSON object."""
-    return get_origin(annotation) is dict or (
-        isinstance(annotation, type) and issubclass(annotation, BaseModel)
-    )
+    return get_origin(annotation) is dict or _is_model(annotation, Options)
+
+
+def _is_model(annotation: Any, base: type[BaseModel] = BaseModel) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, base)
 
 
 def model_flags(model: type[BaseModel], rename: FlagNames | None = None) -> list[Flag]:
     """Every field of ``model`` as a flag; a nested model's fields are flattened (the outer
-    model's field of the same name wins)."""
+    model's field of the same name wins), but :class:`Options` are one JSON object."""
     rename = rename or {}
     flags: list[Flag] = []
     for name, info in model.model_fields.items():
         inner = _base_type(info.annotation)
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
+        if _is_model(inner) and not _is_json(inner):
             for sub, sub_info in inner.model_fields.items():
                 if sub not in model.model_fields:
                     decls = _flag_decls(sub, sub_info.annotation, rename)
@@ -180,6 +182,8 @@ def _option(flag: Flag) -> tuple[Any, Any]:
     if flag.required:
         return annotation, typer.Option(..., *flag.decls, **kwargs)
     default = info.get_default(call_default_factory=True)
+    if isinstance(default, Options):  # none given: no default worth showing
+        default = None
     if flag.parent is None and info.default_factory is None and default is not None:
         return annotation, typer.Option(default, *flag.decls, **kwargs)
     # None, a nested or a factory default: left out unless given, so the model's default applies

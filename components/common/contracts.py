@@ -7,11 +7,12 @@ it runs, so reading a contract costs no heavy import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 from nolabel.components.common.errors import InputError
 
@@ -20,6 +21,30 @@ class Contract(BaseModel):
     """Base of every step's Params and Result: an unknown or misspelled key is an error."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)  # schema built on first use
+
+
+class Options(Contract):
+    """Some of a step's Params fields, given together (a flow's ``*_options``): on the command
+    line one JSON object, not flattened into flags."""
+
+
+def options_model(
+    params: type[Contract], leave_out: Iterable[str], name: str, module: str
+) -> type[Options]:
+    """``params`` less the fields ``leave_out`` (those a caller fills in): every other field as
+    ``params`` declares it (type, default, bounds, help). ``params``' model validators run when
+    its Params are built from these values."""
+    left_out = set(leave_out)
+    unknown = left_out - set(params.model_fields)
+    if unknown:
+        raise TypeError(f"{params.__name__} has no fields {sorted(unknown)}")
+    fields: dict[str, Any] = {
+        field: (info.annotation, FieldInfo.merge_field_infos(info))
+        for field, info in params.model_fields.items()
+        if field not in left_out
+    }
+    doc = f"Any field of {params.__name__} but {', '.join(sorted(left_out)) or 'none'}."
+    return create_model(name, __base__=Options, __module__=module, __doc__=doc, **fields)
 
 
 P = TypeVar("P", bound=BaseModel)

@@ -118,9 +118,11 @@ def test_score_folder_refuses_a_missing_source_without_retrying(
 def test_score_folder_refuses_a_misspelled_option_before_fetching(
     prefect_api, recorded_score
 ) -> None:
-    from nolabel.components.common.errors import InputError
+    from prefect.exceptions import ParameterTypeError
+
     from nolabel.flows.score import score_folder
 
-    with pytest.raises(InputError, match="step score params: min_scor"):
+    # The options are typed as ScoreParams': the flow's parameters are refused before it runs.
+    with pytest.raises(ParameterTypeError, match=r"params\.options\.min_scor: Extra inputs"):
         score_folder(params={"source": "no/such/prefix", "options": {"min_scor": 0.5}})
     assert recorded_score == []
