@@ -258,3 +258,49 @@ def test_executors_load_the_versions_the_driver_loaded(
     assert str(_spark_error(wrapped)) == "a Spark task failed: cannot load model x"
     other = RuntimeError("Java heap space")
     assert _spark_error(other) is other
+
+
+@pytest.mark.timeout(300)
+def test_shards_as_pods_on_the_store_then_merge_equal_one_run(
+    s3_bucket: str,
+    card: Path,
+    classifier_dir: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chart's Indexed Job: frames and results in S3, each pod its own empty home."""
+    from nolabel.components.common.settings import get_settings
+    from nolabel.components.common.store import open_store
+    from nolabel.components.detect.score import run_score
+
+    def pod(name: str, index: int | None, **extra) -> object:
+        monkeypatch.setenv("NOLABEL_HOME", str(tmp_path / name))
+        if index is None:
+            monkeypatch.delenv("JOB_COMPLETION_INDEX", raising=False)
+        else:
+            monkeypatch.setenv("JOB_COMPLETION_INDEX", str(index))
+        get_settings.cache_clear()
+        return run_score(
+            ScoreParams(images=images, classifier=str(classifier_dir), use_detector=False,
+                        proposals=False, batch_size=2, **extra)
+        )  # fmt: skip
+
+    store = open_store()
+    for path in sorted(card.rglob("*.jpg")):
+        store.put_bytes(f"cards/c/{path.relative_to(card).as_posix()}", path.read_bytes())
+    images = f"s3://{s3_bucket}/cards/c/"
+    one = pod("one", None, out=f"s3://{s3_bucket}/runs/one/r.json")
+    out = f"s3://{s3_bucket}/runs/c/r.json"
+    shards = [pod(f"pod{i}", i, out=out, shard_count=SHARDS) for i in range(SHARDS)]
+    assert not any(s.written for s in shards) and not store.exists("runs/c/r.json")
+    assert sorted(s.partial.rsplit("/", 1)[1] for s in shards) == [
+        f"r.json.shard-{i}-of-{SHARDS}.partial.jsonl" for i in range(SHARDS)
+    ]
+    merged = pod("merge", None, out=out, shard_count=SHARDS, merge=True)
+    assert merged.written and merged.out == out and merged.files == one.files == 18
+    assert store.get_bytes("runs/c/r.json") == store.get_bytes("runs/one/r.json")
+    assert store.get_bytes("runs/c/r.frames.csv") == store.get_bytes("runs/one/r.frames.csv")
+    logs = [store.get_bytes(f"runs/c/r.json.shard-{i}-of-{SHARDS}.partial.jsonl")
+            for i in range(SHARDS)]  # fmt: skip
+    lines = sorted(line for log in logs for line in log.splitlines())
+    assert lines == sorted(store.get_bytes("runs/one/r.json.partial.jsonl").splitlines())
