@@ -1,7 +1,8 @@
 """`nolabel score --spark-master` on a real standalone cluster (a master and two 1-core workers
 on 127.0.0.1, ``tests/spark_cluster.py``): the same records and results as a local run, models
 loaded once per executor, and an executor killed mid-run still ends with every frame scored
-exactly once (Spark retries its task, which resumes from the shard's log)."""
+exactly once (Spark retries its task, which resumes from the shard's log). And on ``local[2]``
+with the frames in S3: executors read the store themselves."""
 
 from __future__ import annotations
 
@@ -142,3 +143,30 @@ def test_score_on_a_standalone_cluster_matches_local_and_survives_a_killed_execu
         r["path"] for r in json.loads(local_out.read_text())["images"]
     )
     assert killed_out.read_bytes() == local_out.read_bytes()
+
+
+def test_score_on_local_spark_reads_frames_from_the_store(
+    s3_bucket: str,
+    card: Path,
+    classifier_dir: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Executors open a store ``--images`` themselves (no copy of the card on the driver)."""
+    from nolabel.components.common.store import open_store
+    from nolabel.components.detect.contract import ScoreParams
+    from nolabel.components.detect.score import run_score
+
+    store = open_store()
+    for path in sorted(card.rglob("*.jpg")):
+        store.put_bytes(f"cards/c/{path.relative_to(card).as_posix()}", path.read_bytes())
+    common = {"images": f"s3://{s3_bucket}/cards/c/", "classifier": str(classifier_dir),
+              "use_detector": False, "batch_size": 4}  # fmt: skip
+    one = run_score(ScoreParams(out=str(tmp_path / "one" / "r.json"), **common))
+    spark = run_score(
+        ScoreParams(out=str(tmp_path / "spark" / "r.json"), spark_master="local[2]", **common)
+    )
+    assert spark.shard_count == 4 and spark.scored == one.scored == 36
+    assert sum(spark.model_loads.values()) <= 2  # two Python workers at most, once each
+    mine, theirs = tmp_path / "spark" / "r.json", tmp_path / "one" / "r.json"
+    assert _records(mine) == _records(theirs)
+    assert mine.read_bytes() == theirs.read_bytes()
