@@ -94,14 +94,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def standalone_cluster(
-    work: Path, cores: int = 1, memory: str = "1g", timeout: float = 120.0
+    work: Path, cores: int = 1, memory: str = "1g", timeout: float = 120.0, workers: int = 1
 ) -> Iterator[Cluster]:
-    """Start a master and one worker on 127.0.0.1; yield once the worker is ALIVE; stop both."""
+    """Start a master and ``workers`` workers on 127.0.0.1; yield once they are ALIVE; stop
+    them all."""
     work.mkdir(parents=True, exist_ok=True)
     env = _daemon_env(work)
     for name in ("worker", "logs", "pids"):
         (work / name).mkdir(exist_ok=True)
-    port, webui, worker_webui = free_port(), free_port(), free_port()
+    port, webui = free_port(), free_port()
     cluster = Cluster(f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{webui}", work)
     master_class = "org.apache.spark.deploy.master.Master"
     master = _start(
@@ -112,26 +113,31 @@ def standalone_cluster(
     processes = [master]
     try:
         wait_for_port(webui, timeout=timeout, process=master)
-        worker = _start(
-            ["org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores",
-             str(cores), "--memory", memory, "--webui-port", str(worker_webui),
-             "--work-dir", str(work / "worker"), cluster.master_url],
-            env,
-            work / "logs" / "worker.out",
-        )  # fmt: skip
-        processes.append(worker)
+        for number in range(workers):
+            folder = work / "worker" / str(number) if workers > 1 else work / "worker"
+            folder.mkdir(parents=True, exist_ok=True)
+            processes.append(
+                _start(
+                    ["org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores",
+                     str(cores), "--memory", memory, "--webui-port", str(free_port()),
+                     "--work-dir", str(folder), cluster.master_url],
+                    env,
+                    work / "logs" / f"worker{number or ''}.out",
+                )
+            )  # fmt: skip
         deadline = time.monotonic() + timeout
         while True:
-            if worker.poll() is not None:
-                raise RuntimeError(f"Spark worker exited: {cluster.logs()}")
+            if any(worker.poll() is not None for worker in processes[1:]):
+                raise RuntimeError(f"a Spark worker exited: {cluster.logs()}")
             try:
                 alive = [w for w in cluster.state().get("workers", []) if w["state"] == "ALIVE"]
             except OSError:
                 alive = []
-            if alive:
+            if len(alive) >= workers:
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no ALIVE worker after {timeout}s: {cluster.logs()}")
+                raise TimeoutError(f"{len(alive)} of {workers} workers ALIVE after {timeout}s: "
+                                   f"{cluster.logs()}")  # fmt: skip
             time.sleep(0.5)
         yield cluster
     finally:

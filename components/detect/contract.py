@@ -174,6 +174,27 @@ class ScoreParams(Contract):
     )
     crops: str | None = Field(None, description="Folder for crops of the kept boxes.")
     crop_padding: float = Field(0.1, ge=0, le=1, description="Crop padding × box size.")
+    shard_count: int = Field(
+        1,
+        ge=1,
+        le=100_000,
+        description="Split the card into this many shards of whole bursts (with --spark-master: "
+        "one Spark task each; default there 2 × the cluster's cores).",
+    )
+    shard_index: int | None = Field(
+        None,
+        ge=0,
+        description="Score only this shard (0-based) into OUT.shard-I-of-N.partial.jsonl; "
+        "default $JOB_COMPLETION_INDEX when --shard-count > 1.",
+    )
+    merge: bool = Field(
+        False, description="Score nothing: merge the --shard-count shard logs into --out."
+    )
+    spark_master: str | None = Field(
+        None,
+        description="Score the shards on this Spark master (NOLABEL_SPARK_MASTER too); "
+        "default: one local process.",
+    )
 
 
 class ScoreResult(Contract):
@@ -195,6 +216,12 @@ class ScoreResult(Contract):
     proposer: str | None = None
     exports: dict[str, str] = {}
     crops: int | None = None
+    written: bool = Field(True, description="False for a shard: --out is written by --merge.")
+    shard_index: int | None = None
+    shard_count: int = 1
+    model_loads: dict[str, int] | None = Field(
+        None, description="Spark: model loads per executor process (host:pid)."
+    )
 
 
 def detect(params: DetectTrainParams) -> DetectTrainResult:

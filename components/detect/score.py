@@ -30,41 +30,16 @@ from nolabel.components.detect.contract import ScoreParams, ScoreResult
 from nolabel.components.detect.evidence import FrameModels, analyse
 from nolabel.components.detect.frame_source import open_frames
 from nolabel.components.detect.policy import VERDICTS, finish_records
+from nolabel.components.detect.score_models import RAW_BOX_FLOOR, load_models, model_identity
 from nolabel.components.detect.score_partial import end_cut_line, partial_path, read_partial
 from nolabel.components.detect.score_target import ScoreTarget
+from nolabel.components.detect.shards import burst_groups
 from nolabel.components.results.crops import write_crops
 from nolabel.components.results.file_format import ResultsFile
 from nolabel.components.results.outputs import write_exports
 from nolabel.components.results.records import load_results
 
-RAW_BOX_FLOOR = 0.05  # detector boxes kept in the partial records (the policy filters later)
 MAX_CHANGE_FRAMES = 60  # a larger group (a whole folder, say) is no camera burst
-
-
-def _identity(model: Any) -> str | None:
-    if model is None:
-        return None
-    return f"{model.name}:{model.version}"
-
-
-def _load_models(params: ScoreParams) -> FrameModels:
-    """The classifier, detector and proposer ``params`` ask for (registry defaults)."""
-    models = FrameModels()
-    if params.use_classifier:
-        from nolabel.components.transfer.classifier import load_classifier
-
-        models.classifier = load_classifier(params.classifier)
-    if params.use_detector:
-        from nolabel.components.detect.predictor import load_detector
-
-        models.detector = load_detector(params.detector)
-    if params.proposals:
-        from nolabel.components.proposals.proposer import AnimalProposer
-
-        models.proposer = AnimalProposer(
-            params.proposer, input_side=params.proposer_side, tiles=params.tiles
-        )
-    return models
 
 
 def _score_batch(batch, models: FrameModels, box_floor: float) -> list[dict[str, Any]]:
@@ -84,12 +59,7 @@ def _score_batch(batch, models: FrameModels, box_floor: float) -> list[dict[str,
 
 def _burst_order(frames, files: list[Path], params: ScoreParams) -> list[list[Path]]:
     """The files grouped into bursts (as the final results group them), in file order."""
-    rels = [p.relative_to(frames.root).as_posix() for p in files]
-    keys = frames.burst_keys(rels, mode=params.bursts, gap_seconds=params.burst_gap)
-    bursts: dict[str, list[Path]] = {}
-    for path, rel in zip(files, rels, strict=True):
-        bursts.setdefault(keys[rel], []).append(path)
-    return list(bursts.values())
+    return list(burst_groups(frames, files, params).values())
 
 
 def _burst_changes(frames, paths: list[Path], params: ScoreParams) -> dict[Path, list]:
@@ -100,43 +70,66 @@ def _burst_changes(frames, paths: list[Path], params: ScoreParams) -> dict[Path,
 
 
 def run_score(params: ScoreParams) -> ScoreResult:
-    """Score every file under ``params.images``; see the module docstring."""
+    """Score every file under ``params.images``; see the module docstring. A shard, a merge of
+    shards or a Spark run goes to :mod:`nolabel.components.detect.score_shards`."""
     with ScoreTarget(params.out) as target:  # a store --out: written locally, then uploaded
         return target.publish(_run_score(params.model_copy(update={"out": str(target.local)})))
 
 
 def _run_score(params: ScoreParams) -> ScoreResult:
-    from tqdm import tqdm
-
     if not (params.use_classifier or params.use_detector or params.proposals):
         raise InputError("nothing to do: the classifier, detector and proposals are all off")
+    from nolabel.components.detect.score_shards import run_sharded, sharded
+
+    if sharded(params):  # a shard, a merge of shards or a Spark run
+        return run_sharded(params)
     frames = open_frames(params.images, params.crops)  # a folder or a store prefix
     root, out = frames.root, Path(params.out).expanduser()
     scan = frames.scan()
-    files = scan.files
-    models = _load_models(params)
-    box_floor = min(params.min_score, RAW_BOX_FLOOR)
-    identity = {
-        "classifier": _identity(models.classifier),
-        "detector": _identity(models.detector),
-        "proposer": models.proposer.identity if models.proposer else None,
-        "box_floor": str(box_floor),
-        "burst_change": params.burst_change,
-    }
+    models = load_models(params)
+    identity = model_identity(models, params)
     partial = partial_path(out)
+    bursts = _burst_order(frames, scan.files, params)
+    done, scored, seconds = score_bursts(
+        frames, bursts, models, identity, partial, params, resume=params.resume
+    )
+    threshold = models.classifier.threshold if models.classifier is not None else None
+    run = ScoreRun(
+        out=out, partial=partial, scan=scan, root=root, done=done, models=identity,
+        scored=scored, seconds=seconds, threshold=threshold, frames=frames,
+    )  # fmt: skip
+    return _write_results(run, params)
+
+
+def score_bursts(
+    frames: Any,
+    bursts: list[list[Path]],
+    models: FrameModels,
+    identity: dict[str, Any],
+    partial: Path,
+    params: ScoreParams,
+    resume: bool,
+) -> tuple[dict[str, dict[str, Any]], int, float]:
+    """Score the frames of ``bursts`` (of ``frames``: ``frame_source``) not yet in the log
+    ``partial``, appending their raw records to it: (the log's records by path, frames scored
+    now, seconds)."""
+    from tqdm import tqdm
+
+    root, box_floor = frames.root, min(params.min_score, RAW_BOX_FLOOR)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    done = read_partial(partial, identity) if params.resume else {}
-    if not params.resume and partial.exists():
+    done = read_partial(partial, identity) if resume else {}
+    if not resume and partial.exists():
         partial.unlink()
     end_cut_line(partial)
     max_pixels = get_settings().max_image_pixels
     min_side = models_side(models.classifier, models.detector, models.proposer)
     started, scored = time.monotonic(), 0
-    todo_count = sum(p.relative_to(root).as_posix() not in done for p in files)
+    total = sum(len(burst) for burst in bursts)
+    todo_count = sum(p.relative_to(root).as_posix() not in done for b in bursts for p in b)
     with (
         partial.open("a", encoding="utf-8") as sink,
         tqdm(
-            total=len(files), initial=len(files) - todo_count, unit="img", file=sys.stderr,
+            total=total, initial=total - todo_count, unit="img", file=sys.stderr,
             desc="score", disable=None,
         ) as bar,
     ):  # fmt: skip
@@ -158,7 +151,7 @@ def _run_score(params: ScoreParams) -> ScoreResult:
                 batch.clear()
             sink.flush()
 
-        for burst in _burst_order(frames, files, params):
+        for burst in bursts:
             todo = [p for p in burst if p.relative_to(root).as_posix() not in done]
             changes = _burst_changes(frames, burst, params) if todo else {}
             for path in todo:
@@ -172,13 +165,7 @@ def _run_score(params: ScoreParams) -> ScoreResult:
                 if len(batch) >= params.batch_size:
                     flush()
         flush()
-    seconds = time.monotonic() - started
-    threshold = models.classifier.threshold if models.classifier is not None else None
-    run = ScoreRun(
-        out=out, partial=partial, scan=scan, root=root, done=done, models=identity,
-        scored=scored, seconds=seconds, threshold=threshold, frames=frames,
-    )  # fmt: skip
-    return _write_results(run, params)
+    return done, scored, time.monotonic() - started
 
 
 def _score_safely(batch, models: FrameModels, box_floor: float) -> list[dict[str, Any]]:
