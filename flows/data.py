@@ -75,19 +75,40 @@ def resolve_source(source: str, settings: Settings | None = None) -> tuple[Path,
     key prefix in the configured store.
     """
     settings = settings or get_settings()
-    digest = hashlib.sha256(source.encode()).hexdigest()[:8]
-    name = f"{Path(source.rstrip('/')).name or 'images'}-{digest}"
+    name = source_name(source)
     if "://" not in source:
         local = Path(source).expanduser()
         if local.is_dir():
             return local.resolve(), name
     store = open_store(settings)
-    prefix = store.key_from_uri(source.rstrip("/") + "/x")[:-2] if "://" in source else source
-    if not prefix.strip("/"):
-        raise InputError(f"{source} names no folder or store prefix")
+    prefix = _store_prefix(store, source)
     try:
         return local_prefix(store, prefix, settings), name
     except InputError:
         raise InputError(
             f"{source} is neither a local directory nor a store prefix with images"
         ) from None
+
+
+def source_name(source: str) -> str:
+    """A short name for a score source's outputs: its last folder and a digest of it all."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:8]
+    return f"{Path(source.rstrip('/')).name or 'images'}-{digest}"
+
+
+def _store_prefix(store: ArtifactStore, source: str) -> str:
+    prefix = store.key_from_uri(source.rstrip("/") + "/x")[:-2] if "://" in source else source
+    if not prefix.strip("/"):
+        raise InputError(f"{source} names no folder or store prefix")
+    return prefix
+
+
+def source_in_place(source: str, settings: Settings | None = None) -> str:
+    """What ``score --images`` reads a source from without copying it: a local directory as it
+    is, a store URI or prefix as the store's URI of that prefix."""
+    if "://" in source:
+        return source  # score reads it (and says so when it is not in the configured store)
+    if Path(source).expanduser().is_dir():
+        return str(Path(source).expanduser().resolve())
+    store = open_store(settings or get_settings())
+    return store.uri(_store_prefix(store, source).strip("/")) + "/"

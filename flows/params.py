@@ -62,7 +62,10 @@ ExplainOptions = step_options(ExplainParams, "ExplainOptions")
 DetectOptions = step_options(DetectTrainParams, "DetectOptions")
 # score_folder's: ScoreParams less the folder's own settings.
 SCORE_FOLDER_FIELDS = ("images", "out", "classifier", "detector", "batch_size")
-ScoreOptions = options_model(ScoreParams, SCORE_FOLDER_FIELDS, "ScoreOptions", __name__)
+SHARD_FIELDS = ("shard_count", "shard_index", "merge")  # score_folder's `shards` sets them
+ScoreOptions = options_model(
+    ScoreParams, SCORE_FOLDER_FIELDS + SHARD_FIELDS, "ScoreOptions", __name__
+)
 
 
 class PipelineParams(Contract):
@@ -177,6 +180,19 @@ class ScoreFolderParams(Contract):
     classifier: str | None = step_field(ScoreParams, "classifier")
     detector: str | None = step_field(ScoreParams, "detector")
     batch_size: int = step_field(ScoreParams, "batch_size")
+    shards: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        description="Score the card as this many shards of whole bursts, one task each (a "
+        "container or Job with docker/kubernetes execution), then merge them; with "
+        "options.spark_master, Spark runs the shards instead. 1: one task.",
+    )
+    in_place: bool = Field(
+        False,
+        description="Read a store source's frames from the store itself instead of a local copy "
+        "first (what shards in other containers or pods need).",
+    )
     options: ScoreOptions = Field(
         default_factory=ScoreOptions, description="Any other ScoreParams field."
     )

@@ -122,3 +122,12 @@ score_task = task(
     retry_condition_fn=retry_on_transient,
     **_COMMON,
 )(run_step_now)
+# One shard of a card (score_folder's fan-out): named by its index in the UI.
+score_shard_task = task(
+    name="score-shard",
+    task_run_name="score shard {params.shard_index} of {params.shard_count}",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_on_transient,
+    **_COMMON,
+)(run_step_now)

@@ -62,7 +62,7 @@ def test_entrypoints_load_real_flows_whose_parameters_validate() -> None:
         os.chdir(cwd)
 
 
-def test_schedules_refresh_weekly_and_build_detector_manual() -> None:
+def test_schedules_refresh_weekly_score_nightly_off_and_build_detector_manual() -> None:
     from prefect.client.schemas.schedules import CronSchedule
 
     for deployment in _deployments():
@@ -72,6 +72,14 @@ def test_schedules_refresh_weekly_and_build_detector_manual() -> None:
             cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
             assert cron.cron.split()[2:] == ["*", "*", "1"]  # every Monday
             assert schedule["active"] is (deployment["work_pool"]["name"] == "process")
+        elif deployment["entrypoint"].endswith(":score_folder"):
+            (schedule,) = schedules
+            cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+            assert cron.cron.split()[2:] == ["*", "*", "*"]  # every night
+            assert schedule["active"] is False  # the user names the prefix first
+            params = deployment["parameters"]["params"]
+            assert params["source"].startswith("s3://") and params["in_place"] is True
+            assert params["shards"] > 1
         else:
             assert schedules == []
 
