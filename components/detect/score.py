@@ -51,7 +51,9 @@ def _score_batch(batch, models: FrameModels, box_floor: float) -> list[dict[str,
         arrays, sizes, models, box_floor, [c or [] for c in changes] if with_change else None
     )
     records = []
-    for (rel, decoded, _), found in zip(batch, raw, strict=True):
+    for (rel, decoded, change), found in zip(batch, raw, strict=True):
+        if change is None:  # no burst change ran on it, whatever else is in the batch
+            found.pop("change_boxes", None)
         width, height = decoded.size
         records.append({"path": rel, "width": int(width), "height": int(height), **found})
     return records

@@ -304,3 +304,19 @@ def test_shards_as_pods_on_the_store_then_merge_equal_one_run(
             for i in range(SHARDS)]  # fmt: skip
     lines = sorted(line for log in logs for line in log.splitlines())
     assert lines == sorted(store.get_bytes("runs/one/r.json.partial.jsonl").splitlines())
+
+
+def test_a_record_is_the_same_whatever_frames_share_its_batch() -> None:
+    """A frame of a burst too short for burst change carries no ``change_boxes``, also when its
+    batch holds frames of a longer burst (shards batch other frames than one run does)."""
+    import numpy as np
+
+    from nolabel.components.detect.evidence import FrameModels
+    from nolabel.components.detect.score import _score_batch
+    from nolabel.components.detect.score_frames import Decoded
+
+    frame = Decoded(np.zeros((8, 8, 3), dtype=np.uint8), (8, 8))
+    alone = _score_batch([("a.jpg", frame, None)], FrameModels(), 0.05)
+    mixed = _score_batch([("b.jpg", frame, []), ("a.jpg", frame, None)], FrameModels(), 0.05)
+    assert mixed[1] == alone[0] == {"path": "a.jpg", "width": 8, "height": 8}
+    assert mixed[0]["change_boxes"] == []  # burst change ran on it and found nothing
