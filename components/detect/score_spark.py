@@ -8,7 +8,9 @@ the models once and keeps them for its later tasks (``_MODELS``, keyed by URIs a
 Shards already complete in their logs get no task; a task Spark retries after a lost executor
 resumes from its log. The driver then merges the logs into ``--out`` as ``--merge`` does.
 Executors read the card and write the logs at the driver's paths: on several machines both
-must be on a filesystem they all mount at the same path.
+must be on a filesystem they all mount at the same path. Each task carries the driver's
+``NOLABEL_*`` settings (home, store, registry), so a worker started for another job, or with
+another environment, reads the same store and registry as the driver.
 """
 
 from __future__ import annotations
@@ -50,11 +52,30 @@ def _pin(uri: str | None, model: Any) -> str | None:
     return uri
 
 
+def driver_settings() -> dict[str, str]:
+    """The driver's ``NOLABEL_*`` environment, which every task scores under."""
+    return {k: v for k, v in os.environ.items() if k.startswith("NOLABEL_")}
+
+
+def _use_settings(settings: dict[str, str]) -> None:
+    """This executor process set to the driver's ``NOLABEL_*`` environment."""
+    from nolabel.components.common.settings import get_settings
+
+    current = driver_settings()
+    if current == settings:
+        return
+    for name in set(current) - set(settings):
+        del os.environ[name]
+    os.environ.update(settings)
+    get_settings.cache_clear()
+
+
 def executor_models(params: ScoreParams) -> FrameModels:
-    """The models ``params`` name, loaded once per process."""
+    """The models ``params`` name, loaded once per process (and per driver settings)."""
     key = json.dumps(
         [params.classifier, params.detector, params.use_classifier, params.use_detector,
-         params.proposals, params.proposer, params.proposer_side, params.tiles]
+         params.proposals, params.proposer, params.proposer_side, params.tiles,
+         sorted(driver_settings().items())]
     )  # fmt: skip
     if key not in _MODELS:
         _MODELS[key] = load_models(params)
@@ -65,6 +86,7 @@ def executor_models(params: ScoreParams) -> FrameModels:
 def score_task(payload: str) -> str:
     """One Spark task: score one shard into its log; a JSON report of what it did."""
     task = json.loads(payload)
+    _use_settings(task["settings"])
     params = ScoreParams.model_validate(task["params"])
     models = executor_models(params)
     identity = model_identity(models, params)
@@ -98,7 +120,7 @@ def _tasks(params: ScoreParams, job: Plan, count: int) -> list[str]:
             "spark_master": None, "merge": False, "shard_index": None, "crops": None,
         }
     ).model_dump(mode="json")  # fmt: skip
-    payloads = []
+    payloads, settings = [], driver_settings()
     for index in range(count):
         log = shard_log(job.out, index, count)
         if not params.resume:
@@ -110,7 +132,8 @@ def _tasks(params: ScoreParams, job: Plan, count: int) -> list[str]:
             continue
         payloads.append(json.dumps(
             {"shard": index, "log": str(log.absolute()), "images": _images(job),
-             "bursts": rels, "identity": job.identity, "params": executor_params}
+             "bursts": rels, "identity": job.identity, "params": executor_params,
+             "settings": settings}
         ))  # fmt: skip
     return payloads
 
