@@ -107,27 +107,17 @@ crawl_task = task(
 )(run_step_cached)
 
 # The other steps compute; only their store/registry (network, S3) failures are worth a retry.
-step_task = task(
-    name="step",
-    task_run_name="{step.name}",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    retry_condition_fn=retry_on_transient,
+_COMPUTE: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [10, 60],
+    "retry_condition_fn": retry_on_transient,
     **_COMMON,
-)(run_step_cached)
-score_task = task(
-    name="score",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    retry_condition_fn=retry_on_transient,
-    **_COMMON,
-)(run_step_now)
+}
+step_task = task(name="step", task_run_name="{step.name}", **_COMPUTE)(run_step_cached)
+score_task = task(name="score", **_COMPUTE)(run_step_now)
 # One shard of a card (score_folder's fan-out): named by its index in the UI.
 score_shard_task = task(
     name="score-shard",
     task_run_name="score shard {params.shard_index} of {params.shard_count}",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    retry_condition_fn=retry_on_transient,
-    **_COMMON,
+    **_COMPUTE,
 )(run_step_now)
