@@ -10,6 +10,7 @@ from nolabel.components.common.contracts import Contract, Step
 from nolabel.components.common.defaults import (
     DEFAULT_BURST_GAP,
     DEFAULT_BURST_GATE,
+    DEFAULT_BURST_VIEWS,
     DEFAULT_FRAME_GATE,
     DEFAULT_LABEL,
     DEFAULT_MIN_SCORE,
@@ -138,7 +139,15 @@ class ScoreParams(Contract):
         DEFAULT_BURST_GATE,
         ge=0,
         le=1,
-        description="The same for a frame of a burst holding an animal frame.",
+        description="The same for a frame of an animal burst: one of its frames reaches the "
+        "frame gate, or `burst_views` of them reach this gate.",
+    )
+    burst_views: int = Field(
+        DEFAULT_BURST_VIEWS,
+        ge=0,
+        le=1000,
+        description="Frames of a burst whose best box reaches the burst gate (its crop called "
+        "positive) that make it an animal burst with no frame at the frame gate (0: never).",
     )
     proposals: bool = Field(
         True,

@@ -5,11 +5,14 @@ Faster R-CNN's boxes, the animal proposals, a burst's changed regions, each conf
 classifier on its crop) are fused into one box per animal (:mod:`.fusion`); the frame's
 ``animal_score`` is its best fused box's score.
 
-- ``animal``: ``animal_score`` reaches ``frame_gate``, or ``burst_gate`` when another frame of
-  its burst reaches ``frame_gate`` (a burst is a unit: a weaker view of an animal the burst
-  shows). Its boxes are the fused ones scoring at least ``min_score`` and
+- ``animal``: ``animal_score`` reaches ``frame_gate``, or ``burst_gate`` when its burst is an
+  animal burst (a burst is a unit: a weaker view of an animal the burst shows). A burst is an
+  animal burst when one frame reaches ``frame_gate``, or when ``burst_views`` of its frames each
+  reach ``burst_gate`` with the classifier calling the best box's crop positive: an animal seen
+  faintly again and again (fog, far off, a dim flash) adds up as agreeing sources do. An
+  ``animal`` frame's boxes are the fused ones scoring at least ``min_score`` and
   :data:`KEEP_RELATIVE` × its best (a herd keeps every sure animal, an animal keeps one box).
-- ``candidate``: not ``animal``, but its burst holds an ``animal`` frame, or its own evidence
+- ``candidate``: not ``animal``, but its burst is an animal burst, or its own evidence
   reaches ``burst_gate``, or the classifier calls the whole frame positive: kept for review.
 - ``empty``: none of that. An ``empty`` or ``candidate`` frame gets no box (their count is
   ``suppressed``; ``keep_negative`` reports them anyway).
@@ -32,6 +35,7 @@ from nolabel.components.common.bursts import burst_keys, burst_probability
 from nolabel.components.common.defaults import (
     DEFAULT_BURST_GAP,
     DEFAULT_BURST_GATE,
+    DEFAULT_BURST_VIEWS,
     DEFAULT_FRAME_GATE,
     DEFAULT_MIN_SCORE,
     VERDICTS,
@@ -59,6 +63,14 @@ def frame_verdict(probability: float, threshold: float, burst_probability: float
     if burst_probability is not None and burst_probability >= threshold:
         return "candidate"
     return "empty"
+
+
+def is_view(box: dict, burst_gate: float, threshold: float | None) -> bool:
+    """Whether a frame's best fused box counts towards its burst's ``burst_views``: it reaches
+    ``burst_gate`` and, where the classifier judged its crop, the crop is called positive."""
+    crop = box.get("crop_probability")
+    confirmed = crop is None or threshold is None or crop >= threshold
+    return box["score"] >= burst_gate and confirmed
 
 
 def has_candidates(record: dict[str, Any]) -> bool:
@@ -111,6 +123,7 @@ def finish_records(
     keep_negative: bool = False,
     frame_gate: float = DEFAULT_FRAME_GATE,
     burst_gate: float = DEFAULT_BURST_GATE,
+    burst_views: int = DEFAULT_BURST_VIEWS,
     stamp: Callable[[str], datetime | None] | None = None,
 ) -> tuple[int, int]:
     """Scored frames (raw records) → bursts, burst probabilities, verdicts, ``animal_score`` and
@@ -127,6 +140,7 @@ def finish_records(
     sizes: dict[str, int] = defaultdict(int)
     fused: list[list[dict] | None] = []
     burst_best: dict[str, float] = defaultdict(float)
+    views: dict[str, int] = defaultdict(int)
     for record in images:
         key = keys[record["path"]]
         sizes[key] += 1
@@ -134,6 +148,10 @@ def finish_records(
         fused.append(boxes)
         if boxes:
             burst_best[key] = max(burst_best[key], boxes[0]["score"])
+            views[key] += is_view(boxes[0], burst_gate, threshold)
+    animal_bursts = {
+        key for key in sizes if burst_best[key] >= frame_gate or 0 < burst_views <= views[key]
+    }
     withheld = 0
     for index, record in enumerate(images):
         key = keys[record["path"]]
@@ -146,7 +164,7 @@ def finish_records(
             )
             continue
         result = judge_frame(
-            record, threshold, burst_has_animal=burst_best[key] >= frame_gate,
+            record, threshold, burst_has_animal=key in animal_bursts,
             frame_gate=frame_gate, burst_gate=burst_gate, min_score=min_score,
             keep_negative=keep_negative, fused=fused[index],
         )  # fmt: skip

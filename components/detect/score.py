@@ -208,7 +208,7 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
         images, run.root, run.threshold, mode=params.bursts, gap_seconds=params.burst_gap,
         min_score=params.min_score, keep_negative=params.boxes_on_empty,
         frame_gate=params.frame_gate, burst_gate=params.burst_gate,
-        stamp=run.frames.stamp if run.frames else None,
+        burst_views=params.burst_views, stamp=run.frames.stamp if run.frames else None,
     )  # fmt: skip
     failures = [
         {"path": r["path"], "reason": r["error"], "message": r["message"]}
@@ -222,6 +222,7 @@ def _write_results(run: ScoreRun, params: ScoreParams) -> ScoreResult:
         min_score=params.min_score,
         frame_gate=params.frame_gate,
         burst_gate=params.burst_gate,
+        burst_views=params.burst_views,
         label=params.label,
         images=images,
         failures=failures,

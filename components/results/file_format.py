@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nolabel.components.common.defaults import (
     DEFAULT_BURST_GATE,
+    DEFAULT_BURST_VIEWS,
     DEFAULT_FRAME_GATE,
     DEFAULT_LABEL,
     DEFAULT_MIN_SCORE,
@@ -37,6 +38,7 @@ SETTING_RULES = {
     "min_score": "a number between 0 and 1",
     "frame_gate": "a number between 0 and 1",
     "burst_gate": "a number between 0 and 1",
+    "burst_views": "a whole number from 0",
     "label": "a text",
 }
 
@@ -53,6 +55,7 @@ class ResultsSettings(BaseModel):
     min_score: Share = DEFAULT_MIN_SCORE
     frame_gate: Share = DEFAULT_FRAME_GATE
     burst_gate: Share = DEFAULT_BURST_GATE
+    burst_views: Annotated[int, Field(strict=True, ge=0)] = DEFAULT_BURST_VIEWS
     label: str = DEFAULT_LABEL  # what the models find, as the exports name it
 
     @field_validator("models", mode="before")

@@ -115,6 +115,24 @@ def test_a_burst_is_a_unit(tmp_path):
     assert all("raw_boxes" not in r and "animal_score" in r for r in images)
 
 
+def test_a_burst_seen_faintly_again_and_again_is_an_animal_burst(tmp_path):
+    seen = _item([12, 10, 64, 60], 0.45, 0.8)  # evidence 0.6, its crop called positive
+    unsure = _item([12, 10, 64, 60], 0.9, 0.3)  # evidence 0.52, its crop called negative
+    images = [_frame(path=f"SEQ1_0{i}.jpg", raw_boxes=[seen]) for i in range(1, 5)]
+    images += [_frame(path=f"SEQ2_0{i}.jpg", raw_boxes=[seen]) for i in range(1, 4)]
+    images += [_frame(path=f"SEQ3_0{i}.jpg", raw_boxes=[unsure]) for i in range(1, 5)]
+    images.append(_frame(path="SEQ1_05.jpg", raw_boxes=[unsure]))
+    finish_records(images, tmp_path, 0.5, mode="name")
+    verdicts = [r["verdict"] for r in images]
+    assert verdicts[:4] == ["animal"] * 4 and verdicts[-1] == "animal"  # four views: a unit
+    assert verdicts[4:7] == ["candidate"] * 3  # three views are not enough
+    assert verdicts[7:11] == ["candidate"] * 4  # views whose crops the classifier rejects
+    assert all(len(r["boxes"]) == 1 for r in images[:4])
+    again = [_frame(path=f"SEQ1_0{i}.jpg", raw_boxes=[seen]) for i in range(1, 5)]
+    finish_records(again, tmp_path, 0.5, mode="name", burst_views=0)
+    assert {r["verdict"] for r in again} == {"candidate"}  # 0: only a sure frame makes one
+
+
 def test_classifier_only_records_keep_the_classifier_verdict(tmp_path):
     images = [
         {"path": "SEQ1_01.jpg", "probability": 0.9},

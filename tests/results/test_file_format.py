@@ -6,7 +6,11 @@ import json
 
 import pytest
 
-from nolabel.components.common.defaults import DEFAULT_FRAME_GATE, DEFAULT_MIN_SCORE
+from nolabel.components.common.defaults import (
+    DEFAULT_BURST_VIEWS,
+    DEFAULT_FRAME_GATE,
+    DEFAULT_MIN_SCORE,
+)
 from nolabel.components.common.errors import InputError
 from nolabel.components.results.file_format import RESULTS_FORMAT, ResultsFile, parse_results
 from nolabel.components.results.records import load_results
@@ -23,6 +27,7 @@ def test_a_file_from_before_versions_loads_with_its_settings(scored):
     assert [r["path"] for r in loaded.images] == [r["path"] for r in scored.payload["images"]]
     checked = parse_results(scored.payload, "old.json")
     assert checked.format_version is None and checked.frame_gate == DEFAULT_FRAME_GATE
+    assert checked.burst_views == DEFAULT_BURST_VIEWS
 
 
 def test_what_score_writes_round_trips_with_unknown_fields_kept(scored):
@@ -50,6 +55,8 @@ def test_a_later_minor_version_loads_and_missing_settings_take_the_defaults(scor
         ({"format_version": 1.0}, "format_version 1.0 is not one this nolabel reads"),
         ({"min_score": True}, "min_score must be a number between 0 and 1"),
         ({"frame_gate": 1.5}, "frame_gate must be a number between 0 and 1"),
+        ({"burst_views": -1}, "burst_views must be a whole number from 0"),
+        ({"burst_views": 2.5}, "burst_views must be a whole number from 0"),
         ({"threshold": "0.5"}, "threshold must be a number between 0 and 1 or null"),
         ({"models": []}, "models must be an object"),
         ({"label": 3}, "label must be a text"),
