@@ -7,8 +7,8 @@ user's cameras: small, far, at night, cut off. Two ways to box the ``--target`` 
   detector: the COCO detector's animal proposals and, within bursts, the regions that changed,
   each judged by the classifier on its crop and fused one box per animal
   (:mod:`nolabel.components.detect.policy`). Every frame the policy calls ``animal`` (its best box
-  reaches the frame gate, or the burst gate within a burst holding such a frame) is
-  pseudo-boxed with its kept boxes: single photos too, not only bursts.
+  reaches the frame gate, or the burst gate within an animal burst) is pseudo-boxed with its
+  kept boxes: single photos too, not only bursts.
 - ``change``: only what moves within a burst the classifier calls positive
   (:mod:`nolabel.components.common.change`): a burst counts if the classifier's burst
   probability reaches its threshold; a frame of it whose strongest change scores at least
