@@ -12,6 +12,9 @@ classifier on its crop) are fused into one box per animal (:mod:`.fusion`); the 
   faintly again and again (fog, far off, a dim flash) adds up as agreeing sources do. An
   ``animal`` frame's boxes are the fused ones scoring at least ``min_score`` and
   :data:`KEEP_RELATIVE` × its best (a herd keeps every sure animal, an animal keeps one box).
+  A frame its burst lets in on one source alone (no other source agreeing on its best box) needs
+  :data:`LONE_BURST_GATE`: the last frames of a burst, after the animal left, hold the change
+  *ghost* it leaves in the burst's median or a stump the Faster R-CNN half believes.
 - ``candidate``: not ``animal``, but its burst is an animal burst, or its own evidence
   reaches ``burst_gate``, or the classifier calls the whole frame positive: kept for review.
 - ``empty``: none of that. An ``empty`` or ``candidate`` frame gets no box (their count is
@@ -44,6 +47,7 @@ from nolabel.components.detect.fusion import SOURCES, candidates, fuse
 
 __all__ = ["VERDICTS", "FrameVerdict", "finish_records", "frame_verdict", "judge_frame"]
 KEEP_RELATIVE = 0.7
+LONE_BURST_GATE = 0.6  # the burst gate for a frame whose best box rests on one source alone
 
 
 @dataclass
@@ -98,6 +102,8 @@ def judge_frame(
     fused = fused_boxes(record) if fused is None else fused
     best = fused[0]["score"] if fused else 0.0
     gate = burst_gate if burst_has_animal else frame_gate
+    if burst_has_animal and fused and len(fused[0]["sources"]) == 1:
+        gate = min(max(gate, LONE_BURST_GATE), frame_gate)  # one source alone: a ghost, a stump
     shown = [b for b in fused if b["score"] >= max(min_score, KEEP_RELATIVE * best)]
     if fused and best >= gate:
         return FrameVerdict("animal", shown, animal_score=best)
