@@ -116,7 +116,7 @@ def test_a_burst_is_a_unit(tmp_path):
 
 
 def test_a_burst_seen_faintly_again_and_again_is_an_animal_burst(tmp_path):
-    seen = _item([12, 10, 64, 60], 0.45, 0.8)  # evidence 0.6, its crop called positive
+    seen = _item([12, 10, 64, 60], 0.5, 0.8)  # evidence 0.63, its crop called positive
     unsure = _item([12, 10, 64, 60], 0.9, 0.3)  # evidence 0.52, its crop called negative
     images = [_frame(path=f"SEQ1_0{i}.jpg", raw_boxes=[seen]) for i in range(1, 5)]
     images += [_frame(path=f"SEQ2_0{i}.jpg", raw_boxes=[seen]) for i in range(1, 4)]
@@ -124,13 +124,29 @@ def test_a_burst_seen_faintly_again_and_again_is_an_animal_burst(tmp_path):
     images.append(_frame(path="SEQ1_05.jpg", raw_boxes=[unsure]))
     finish_records(images, tmp_path, 0.5, mode="name")
     verdicts = [r["verdict"] for r in images]
-    assert verdicts[:4] == ["animal"] * 4 and verdicts[-1] == "animal"  # four views: a unit
+    assert verdicts[:4] == ["animal"] * 4  # four views: an animal burst
+    assert verdicts[-1] == "candidate"  # one source alone under the lone gate
     assert verdicts[4:7] == ["candidate"] * 3  # three views are not enough
     assert verdicts[7:11] == ["candidate"] * 4  # views whose crops the classifier rejects
     assert all(len(r["boxes"]) == 1 for r in images[:4])
     again = [_frame(path=f"SEQ1_0{i}.jpg", raw_boxes=[seen]) for i in range(1, 5)]
     finish_records(again, tmp_path, 0.5, mode="name", burst_views=0)
     assert {r["verdict"] for r in again} == {"candidate"}  # 0: only a sure frame makes one
+
+
+def test_a_frame_its_burst_lets_in_on_one_source_needs_more(tmp_path):
+    sure = [_item([10, 10, 60, 60], 0.97, 0.99)]
+    lone = _item([200, 10, 260, 60], 0.3, 0.99)  # evidence 0.55: over the burst gate, alone
+    images = [
+        _frame(path="SEQ1_01.jpg", raw_boxes=sure),
+        _frame(path="SEQ1_02.jpg", raw_boxes=[lone]),  # a stump after the animal left
+        _frame(
+            path="SEQ1_03.jpg", raw_boxes=[lone], proposals=[_item([202, 10, 262, 60], 0.05, 0.9)]
+        ),
+    ]
+    finish_records(images, tmp_path, 0.5, mode="name")
+    assert [r["verdict"] for r in images] == ["animal", "candidate", "animal"]
+    assert images[2]["boxes"][0]["sources"].keys() == {"detector", "proposal"}
 
 
 def test_classifier_only_records_keep_the_classifier_verdict(tmp_path):
