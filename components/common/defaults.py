@@ -17,4 +17,7 @@ DEFAULT_API_MIN_SCORE = 0.0  # /v1/predict: every box the policy keeps (the call
 DEFAULT_BURST_GAP = 10.0  # EXIF seconds between two frames of one burst
 DEFAULT_LABEL = "animal"  # what the models find, as the exports name it
 DEFAULT_MAX_PIXELS = 50_000_000  # an image's pixel cap (decompression bombs)
+DEFAULT_REFINE_ROUNDS = 1  # detect: rounds of re-boxing its training images with itself,
+# then fine-tuning on them for half its epochs
+DEFAULT_REFINE_SCORE = 0.7  # ... keeping its boxes scoring at least this
 DEFAULT_LIME_SAMPLES = 100  # LIME's perturbed images per image

@@ -16,6 +16,8 @@ from nolabel.components.common.defaults import (
     DEFAULT_MIN_SCORE,
     DEFAULT_PROPOSER,
     DEFAULT_PROPOSER_SIDE,
+    DEFAULT_REFINE_ROUNDS,
+    DEFAULT_REFINE_SCORE,
     DEFAULT_TILES,
 )
 from nolabel.components.common.names import DETECTOR_MODEL
@@ -74,6 +76,20 @@ class DetectTrainParams(Contract):
         ge=0,
         le=100_000,
         description="Composites: boxed objects pasted onto the negatives (and target frames).",
+    )
+    refine_rounds: int = Field(
+        DEFAULT_REFINE_ROUNDS,
+        ge=0,
+        le=10,
+        description="Self-training rounds: the detector re-boxes the images it learned from "
+        "(its boxes scoring ≥ refine_score; none found: the image keeps its boxes), then is "
+        "fine-tuned on them from its weights (0: off).",
+    )
+    refine_epochs: int | None = Field(
+        None, ge=1, le=1000, description="Fine-tuning epochs of a round (None: half of epochs)."
+    )
+    refine_score: float = Field(
+        DEFAULT_REFINE_SCORE, gt=0, le=1, description="Least score of a detector box kept."
     )
     seed: int = Field(0, description="Split/training seed.")
     gt: str | None = Field(None, description="Human COCO boxes to score the detector against.")

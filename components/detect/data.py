@@ -19,6 +19,7 @@ from nolabel.components.common.settings import get_settings
 from nolabel.components.common.store import open_store
 
 STORE_SCHEMES = ("file://", "s3://")
+BOX_SOURCES = ("lime", "proposal")  # a LIME box's own superpixels, or a COCO detector's box
 
 
 def cache_dir() -> Path:
@@ -129,6 +130,7 @@ def normalise(
                 "bbox": box,
                 "area": box[2] * box[3],
                 "iscrowd": 0,
+                **({"source": ann["source"]} if ann.get("source") in BOX_SOURCES else {}),
                 **_object_mask(ann, width, height),
             }
         )

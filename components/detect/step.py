@@ -37,6 +37,7 @@ from nolabel.components.detect.predictor import (
     find_model_files,
 )
 from nolabel.components.detect.pseudo import change_pseudo_boxes, fused_pseudo_boxes
+from nolabel.components.detect.refine import loose_boxed, self_train
 from nolabel.components.detect.target import confident_empty, merge_coco, paste_objects, rank_frames
 from nolabel.components.transfer.classifier import load_classifier
 
@@ -130,6 +131,7 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
         if params.gt:
             gt, gt_path = prepare(params.gt, work, images_dir=params.images, what="gt")
         train_coco, val_coco = split_by_image(boxed_only(coco), params.val_fraction, params.seed)
+        reboxable = loose_boxed(train_coco)
         negatives = []
         if params.negatives:
             limit = params.max_negatives
@@ -168,6 +170,13 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
             _, metrics, checkpoint = engine.train(cfg, work / "runner")
             config_path = work / CONFIG_FILE
             for_inference(cfg).dump(str(config_path))
+            refine_epochs = params.refine_epochs or max(1, params.epochs // 2)
+            refined = self_train(
+                cfg, config_path, checkpoint, train_coco, reboxable, rounds=params.refine_rounds,
+                epochs=refine_epochs, min_score=params.refine_score, work=work,
+            )  # fmt: skip
+            if refined is not None:
+                metrics, checkpoint = refined
             if gt is not None and gt_path is not None:
                 metrics.update(score_against(cfg, checkpoint, gt, gt_path, work / "gt"))
             tracking.log_metrics(metrics)

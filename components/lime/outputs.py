@@ -43,6 +43,7 @@ def coco_from_records(records: list[dict], image_root: str, category: str) -> di
                     "area": w * h,
                     "iscrowd": 0,
                     "score": float(box["score"]),
+                    "source": box.get("source", "lime"),  # "proposal": a COCO detector's box
                     **({"segmentation": box["segmentation"]} if "segmentation" in box else {}),
                 }
             )

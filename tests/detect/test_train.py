@@ -64,6 +64,8 @@ def test_detector_learns_shapes_and_is_registered(trained_detector, detector_hom
     assert metrics["val_ap50"] > 0.6, metrics
     assert metrics["gt_ap50"] > 0.6, metrics
     assert metrics["gt_mean_iou"] > 0.5 and metrics["gt_corloc"] > 0.6, metrics
+    # one self-training round (the default) re-boxed its training images with its own boxes
+    assert metrics["refine_1_reboxed_images"] > 0, metrics
     assert result.model_version == "1" and result.model_uri == "models:/nolabel-detector/1"
     assert tracking.alias_version("nolabel-detector", "candidate") == "1"
     store = open_store()

@@ -293,8 +293,13 @@ def test_lime_chooses_among_the_proposals(red_classifier, image_dir, tmp_path, m
     for boxes in explained["boxes"]:
         boxes = json.loads(boxes)
         assert boxes and all(box["source"] == "proposal" for box in boxes)
+    # the COCO file says so too: the detector's self-training leaves these boxes alone
+    assert {a["source"] for a in json.loads(out.read_text())["annotations"]} == {"proposal"}
     off = run(
         ExplainParams(images=str(root), model=str(red_classifier), out=str(tmp_path / "o.json"),
                       spark=False, overlays=0, lime=LIME, proposals=False)
     )  # fmt: skip
     assert off.images_reused == 0  # another fingerprint: LIME's own boxes again
+    assert {a["source"] for a in json.loads((tmp_path / "o.json").read_text())["annotations"]} == {
+        "lime"
+    }
