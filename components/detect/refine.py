@@ -24,6 +24,7 @@ from nolabel.components.common.coco import save_coco
 from nolabel.components.common.images import load_rgb, to_array
 from nolabel.components.detect import engine
 from nolabel.components.detect.config import apply_options, set_data
+from nolabel.components.detect.predictor import Detector
 
 MIN_BOX_SIDE = 2.0  # pixels: thinner detections are not boxes
 
@@ -48,16 +49,18 @@ def rebox(
     annotations: list[dict[str, Any]] = []
     reboxed = 0
     for image in coco["images"]:
-        boxes = [ann["bbox"] for ann in by_image.get(image["id"], [])]
-        if boxes and image["file_name"] in reboxable:
+        given = by_image.get(image["id"], [])
+        found = []
+        if given and image["file_name"] in reboxable:
             found = _confident_boxes(detector, image, min_score)
-            if found:
-                boxes, reboxed = found, reboxed + 1
-        for x, y, w, h in boxes:
-            annotations.append(
-                {"id": len(annotations) + 1, "image_id": image["id"], "category_id": 1,
-                 "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0}
-            )  # fmt: skip
+            reboxed += bool(found)
+        new = [
+            {"image_id": image["id"], "category_id": 1, "bbox": [x, y, w, h], "area": w * h,
+             "iscrowd": 0}
+            for x, y, w, h in found
+        ]  # fmt: skip
+        for ann in new or given:  # an image not re-boxed keeps its annotations whole
+            annotations.append({**ann, "id": len(annotations) + 1})
     return {**coco, "annotations": annotations}, reboxed
 
 
@@ -93,8 +96,6 @@ def self_train(
     detector (``config_path`` + ``checkpoint``) and fine-tuning it on them; the last round's
     validation metrics (with ``refine_<round>_reboxed_images``) and checkpoint, or None when no
     round ran."""
-    from nolabel.components.detect.predictor import Detector
-
     outcome = None
     for index in range(1, rounds + 1 if reboxable else 1):
         detector = Detector(config_path, checkpoint, version=f"refine-{index}")
