@@ -15,7 +15,7 @@ IMAGE_PREFIX ?= nolabel
 IMAGE_TAG ?= latest
 PYTEST_ARGS ?=
 
-.PHONY: setup weights demo test lint format ui mlflow-ui images base-images docker-engine docker-local browser clean
+.PHONY: setup weights demo test lint format ui mlflow-ui images prune-images base-images docker-engine docker-local browser clean
 
 setup: $(STAMP)
 
@@ -108,6 +108,17 @@ images: docker-local $(if $(filter offline,$(BASE)),base-images,)
 	    -t $(IMAGE_PREFIX)/$$step:$(IMAGE_TAG) . || exit 1; \
 	  echo "built $(IMAGE_PREFIX)/$$step:$(IMAGE_TAG) in $$(( $$(date +%s) - start )) s"; \
 	done
+	$(MAKE) --no-print-directory prune-images DOCKER="$(DOCKER)"
+
+# The project's images a rebuild left untagged (each ~3 GB), and its build cache beyond
+# BUILD_CACHE_KEEP: repeated builds on one machine otherwise fill its disk.
+BUILD_CACHE_KEEP ?= 20GB
+prune-images:
+	for title in crawl spark detect serve; do \
+	  $(DOCKER) image prune -f --filter "label=org.opencontainers.image.title=nolabel-$$title" \
+	    | tail -n 1; \
+	done
+	$(DOCKER) builder prune -f --keep-storage $(BUILD_CACHE_KEEP) | tail -n 1
 
 clean:
 	rm -rf $(VENV) .nolabel .pytest_cache .ruff_cache

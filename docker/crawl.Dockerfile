@@ -26,10 +26,18 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN pip install --find-links /opt/local/wheels \
         ${TORCH_INDEX_URL:+--extra-index-url "${TORCH_INDEX_URL}"} "torch==${TORCH_VERSION}"
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# The dependencies first, read from pyproject.toml alone: this layer and the runtime's copy of the
+# venv stay cached until pyproject.toml changes; a code change rebuilds only the project's wheel.
+COPY pyproject.toml docker/project_requirements.py ./
+RUN python project_requirements.py pyproject.toml > requirements.txt \
+    && pip install -r requirements.txt && pip check
+
+# ---- project: the project's own wheel (non-editable; no dependencies: the venv has them) -------
+FROM builder AS project
+COPY README.md ./
 COPY components ./components
 COPY flows ./flows
-RUN pip install . && pip check
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheelhouse .
 
 # ---- runtime: the venv only, no compilers, non-root ------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -49,6 +57,10 @@ RUN groupadd --gid 10001 nolabel \
     && mkdir -p /var/lib/nolabel \
     && chown 10001:10001 /var/lib/nolabel
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=project /wheelhouse /tmp/wheelhouse
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-index \
+        /tmp/wheelhouse/nolabel-*.whl \
+    && rm -rf /tmp/wheelhouse
 RUN python -m nolabel.components.crawl --help > /dev/null
 WORKDIR /home/nolabel
 USER 10001:10001

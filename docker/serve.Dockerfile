@@ -44,16 +44,22 @@ RUN MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS}" \
         "mmcv==${MMCV_VERSION}" \
     && pip install --no-index --no-deps --find-links /wheels "mmcv==${MMCV_VERSION}"
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY components ./components
-COPY flows ./flows
-# The project itself (local path with extras; its own deps are pinned in pyproject.toml).
-# hadolint ignore=DL3013
-RUN pip install ".[detect]" && pip check
+# The dependencies first, read from pyproject.toml alone: this layer and the runtime's copy of the
+# venv stay cached until pyproject.toml changes; a code change rebuilds only the project's wheel.
+COPY pyproject.toml docker/project_requirements.py ./
+RUN python project_requirements.py pyproject.toml detect > requirements.txt \
+    && pip install -r requirements.txt && pip check
 # opencv-python needs libGL; the headless build of the same version needs no system libraries.
 RUN opencv_version="$(pip show opencv-python | sed -n 's/^Version: //p')" \
     && pip uninstall -y opencv-python \
     && pip install "opencv-python-headless==${opencv_version}"
+
+# ---- project: the project's own wheel (non-editable; no dependencies: the venv has them) -------
+FROM builder AS project
+COPY README.md ./
+COPY components ./components
+COPY flows ./flows
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheelhouse .
 
 # ---- cpu-runtime: the venv only, no compilers, non-root user (serve and detect-cpu) ------------
 FROM ${PYTHON_IMAGE} AS cpu-runtime
@@ -73,6 +79,10 @@ RUN groupadd --gid 10001 nolabel \
     && mkdir -p /var/lib/nolabel \
     && chown 10001:10001 /var/lib/nolabel
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=project /wheelhouse /tmp/wheelhouse
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-index \
+        /tmp/wheelhouse/nolabel-*.whl \
+    && rm -rf /tmp/wheelhouse
 COPY --from=builder /opt/weights /opt/nolabel/weights
 WORKDIR /home/nolabel
 USER 10001:10001

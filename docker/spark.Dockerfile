@@ -35,10 +35,18 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN pip install --find-links /opt/local/wheels \
         ${TORCH_INDEX_URL:+--extra-index-url "${TORCH_INDEX_URL}"} "torch==${TORCH_VERSION}"
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# The dependencies first, read from pyproject.toml alone: this layer and the runtime's copy of the
+# venv stay cached until pyproject.toml changes; a code change rebuilds only the project's wheel.
+COPY pyproject.toml docker/project_requirements.py ./
+RUN python project_requirements.py pyproject.toml > requirements.txt \
+    && pip install -r requirements.txt && pip check
+
+# ---- project: the project's own wheel (non-editable; no dependencies: the venv has them) -------
+FROM builder AS project
+COPY README.md ./
 COPY components ./components
 COPY flows ./flows
-RUN pip install . && pip check
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheelhouse .
 
 # ---- runtime: venv + JRE, no compilers, non-root ---------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -68,6 +76,10 @@ RUN apt-get update \
     && chown 10001:10001 /var/lib/nolabel
 COPY --from=jre /opt/java/openjdk /opt/java/openjdk
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=project /wheelhouse /tmp/wheelhouse
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-index \
+        /tmp/wheelhouse/nolabel-*.whl \
+    && rm -rf /tmp/wheelhouse
 COPY --from=builder /opt/weights /opt/nolabel/weights
 RUN java -version \
     && python -m nolabel.components.transfer --help > /dev/null \

@@ -124,7 +124,7 @@ def test_detect_builds_mmcv_for_the_cuda_base_and_runs_on_its_runtime() -> None:
     assert "--no-build-isolation" in build and "mmcv==${MMCV_VERSION}" in build
     assert "setuptools>=77.0.3,<82" in build and "FORCE_CUDA=1" in build
     assert any(arg.startswith("MMCV_VERSION=2.1.0") for arg in builder.all("ARG"))
-    assert 'pip install ".[detect]"' in build
+    assert "project_requirements.py pyproject.toml detect" in build
 
 
 def test_serve_compiles_mmcv_in_the_builder_with_cpu_torch() -> None:
@@ -168,6 +168,46 @@ def test_copied_sources_exist_and_are_not_ignored(image: str) -> None:
             for source in sources:
                 assert (REPO / source).exists(), f"{image}: COPY {source} is not in the repo"
                 assert source.rstrip("/") not in ignored, f"{image}: {source} is dockerignored"
+
+
+@pytest.mark.parametrize("image", sorted(IMAGES))
+def test_dependencies_install_before_the_code_arrives(image: str) -> None:
+    """A code change rebuilds the project's small wheel, not the venv (CI's disk and time)."""
+    _, stages = parse(dockerfile(image))
+    builder, project = stage_named(stages, "builder"), stage_named(stages, "project")
+    assert project.image == "builder"
+    assert "pyproject.toml docker/project_requirements.py ./" in builder.all("COPY")
+    assert not any("components" in args for args in builder.all("COPY"))
+    assert "pip install -r requirements.txt" in " ".join(builder.all("RUN"))
+    assert "components ./components" in project.all("COPY")
+    assert "--no-deps" in " ".join(project.all("RUN"))
+    installs = [
+        stage
+        for stage in stages
+        if "--from=project /wheelhouse /tmp/wheelhouse" in stage.all("COPY")
+    ]
+    assert installs, f"{image}: no stage installs the project's wheel"
+    for stage in installs:
+        run = " ".join(stage.all("RUN"))
+        assert "--no-deps --no-index" in run
+    # The venv is checked where the dependencies land (before serve's headless-opencv swap,
+    # which pip check would flag: mmcv names opencv-python).
+    assert "pip install -r requirements.txt && pip check" in " ".join(builder.all("RUN"))
+
+
+def test_project_requirements_reads_dependencies_and_extras(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("reqs", DOCKER / "project_requirements.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = module.requirements(REPO / "pyproject.toml", ["detect"])
+    assert "mmdet==3.3.0" in found and "torch==2.13.0" in found
+    assert not any(line.startswith("pytest") for line in found)  # dev stays out
+    with pytest.raises(SystemExit, match="no extra nope"):
+        module.requirements(REPO / "pyproject.toml", ["nope"])
+    bare = tmp_path / "pyproject.toml"
+    bare.write_text('[project]\nname = "x"\n', encoding="utf-8")
+    assert module.requirements(bare, []) == []
 
 
 def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
