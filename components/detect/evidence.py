@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from nolabel.components.common.images import to_full_pixels
-from nolabel.components.proposals.decode import box_iou
+from nolabel.components.proposals.decode import box_iou, has_area
 
 CROP_PADDING = 0.15  # context around a candidate, × its longer side, each way
 MIN_CROP_SIDE = 32  # pixels of the decoded frame
@@ -104,10 +104,15 @@ def analyse(
         ):
             keep = found["scores"] >= box_floor
             full = to_full_pixels(found["boxes"][keep], array, size)
-            scores = found["scores"][keep]
-            record["raw_boxes"] = [_box(b, s) for b, s in zip(full, scores, strict=True)]
-            judged = zip(record["raw_boxes"], found["boxes"][keep], strict=True)
-            for item, bbox in list(judged)[:CROPS_PER_SOURCE]:
+            pairs = [
+                (_box(b, s), bbox)
+                for b, s, bbox in zip(
+                    full, found["scores"][keep], found["boxes"][keep], strict=True
+                )
+            ]  # a sliver at the frame's edge can round to no area: no box
+            pairs = [(item, bbox) for item, bbox in pairs if has_area(item["bbox"])]
+            record["raw_boxes"] = [item for item, _ in pairs]
+            for item, bbox in pairs[:CROPS_PER_SOURCE]:
                 judge(item, array, bbox)
     if proposer is not None:
         for record, array, size in zip(records, arrays, sizes, strict=True):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from nolabel.components.detect.evidence import CROPS_PER_SOURCE
-from nolabel.components.proposals.decode import box_iou
+from nolabel.components.proposals.decode import box_iou, has_area
 
 PROPOSAL_SURE = 0.3
 CHANGE_HALF = 5.0
@@ -57,13 +57,16 @@ Candidate = tuple[list[float], str, float, float | None]  # bbox, source, eviden
 
 def candidates(record: dict[str, Any], judged: bool) -> list[Candidate]:
     """``(bbox, source, evidence, crop probability)`` of a frame's candidates; ``judged``: a
-    classifier ran, so only the candidates whose crop it judged take part."""
+    classifier ran, so only the candidates whose crop it judged take part. A box with no area
+    (a detector's sliver at the frame's edge) is no candidate."""
     found = []
     for key, source in SOURCES.items():
         items = record.get(key) or []
         if judged:
             items = [item for item in items[:CROPS_PER_SOURCE] if "crop_probability" in item]
         for item in items:
+            if not has_area(item["bbox"]):
+                continue
             crop = item.get("crop_probability")
             value = evidence(source, item["score"], crop)
             found.append((list(item["bbox"]), source, value, crop))
@@ -82,7 +85,9 @@ def fuse(found: list[Candidate], iou: float = CLUSTER_IOU) -> list[dict]:
     for seed in np.argsort(-values, kind="stable"):
         if used[seed]:
             continue
-        members = np.flatnonzero((box_iou(boxes[seed], boxes) >= iou) & ~used)
+        near = box_iou(boxes[seed], boxes) >= iou
+        near[seed] = True  # a box is always its own cluster, whatever its shape
+        members = np.flatnonzero(near & ~used)
         used[members] = True
         best: dict[str, float] = {}
         for index in members:

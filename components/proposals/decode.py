@@ -6,6 +6,7 @@ frame. Classes are COCO's 0-based indices (0 person, 1–8 vehicles, 14–23 ani
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -86,6 +87,12 @@ def _stack(boxes, scores, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         np.concatenate(scores).astype(np.float32),
         np.concatenate(labels).astype(np.int64),
     )
+
+
+def has_area(bbox) -> bool:
+    """Whether an ``x1, y1, x2, y2`` box is finite and encloses some area."""
+    x1, y1, x2, y2 = (float(v) for v in bbox)
+    return math.isfinite(x1 + y1 + x2 + y2) and x2 > x1 and y2 > y1
 
 
 def box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:

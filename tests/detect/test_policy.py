@@ -47,6 +47,20 @@ def test_sources_that_agree_make_one_stronger_box():
     assert len(repeat) == 1 and repeat[0]["score"] == pytest.approx(0.6)  # one source: no OR
 
 
+def test_a_box_with_no_area_is_no_candidate_and_breaks_nothing():
+    """A Faster R-CNN sliver at the frame's edge ([0, 2.8, 0, 24] on a real camera-trap frame)
+    crashed the whole `score` run."""
+    record = _frame(
+        probability=0.9,
+        raw_boxes=[_item([0.0, 2.8, 0.0, 24.0], 0.05, 0.02), _item([10, 10, 60, 60], 0.95, 0.99)],
+        proposals=[_item([5, 5, 5, 5], 0.9, 0.9), _item([0, 0, float("nan"), 10], 0.9, 0.9)],
+    )  # fmt: skip
+    result = judge_frame(record, 0.5)
+    assert [box["bbox"] for box in result.boxes] == [[10, 10, 60, 60]]
+    assert fuse([([0, 2.8, 0, 24], "detector", 0.5, None)])[0]["bbox"] == [0, 2.8, 0, 24]
+    assert judge_frame(_frame(raw_boxes=[_item([0, 2.8, 0, 24], 0.9, 0.9)]), 0.5).boxes == []
+
+
 def _frame(**sources):
     record = {"path": "a.jpg", "probability": sources.pop("probability", 0.2)}
     record.update(sources)
