@@ -20,4 +20,6 @@ DEFAULT_MAX_PIXELS = 50_000_000  # an image's pixel cap (decompression bombs)
 DEFAULT_REFINE_ROUNDS = 1  # detect: rounds of re-boxing its training images with itself,
 # then fine-tuning on them for half its epochs
 DEFAULT_REFINE_SCORE = 0.7  # ... keeping its boxes scoring at least this
+DEFAULT_TARGET_ROUNDS = 1  # detect --target: rounds of scoring the user's frames with itself,
+# then fine-tuning on the ones it calls animal
 DEFAULT_LIME_SAMPLES = 100  # LIME's perturbed images per image

@@ -18,6 +18,7 @@ from nolabel.components.common.defaults import (
     DEFAULT_PROPOSER_SIDE,
     DEFAULT_REFINE_ROUNDS,
     DEFAULT_REFINE_SCORE,
+    DEFAULT_TARGET_ROUNDS,
     DEFAULT_TILES,
 )
 from nolabel.components.common.names import DETECTOR_MODEL
@@ -90,6 +91,14 @@ class DetectTrainParams(Contract):
     )
     refine_score: float = Field(
         DEFAULT_REFINE_SCORE, gt=0, le=1, description="Least score of a detector box kept."
+    )
+    target_rounds: int = Field(
+        DEFAULT_TARGET_ROUNDS,
+        ge=0,
+        le=10,
+        description="Self-training on --target: the trained detector scores the frames as "
+        "`score` does; the frames it calls 'animal' become pseudo-boxes (negatives no more) and "
+        "it is fine-tuned on them from its weights for refine_epochs (0: off).",
     )
     seed: int = Field(0, description="Split/training seed.")
     gt: str | None = Field(None, description="Human COCO boxes to score the detector against.")

@@ -118,6 +118,18 @@ def fused_pseudo_boxes(
         )
     )  # fmt: skip
     results = json.loads(out.read_text(encoding="utf-8"))
+    coco = animal_coco(results, root)
+    ranked = sorted(
+        ((root / r["path"], float(r["probability"])) for r in results["images"]),
+        key=lambda item: item[1],
+    )
+    scores = {str(root / r["path"]): float(r.get("animal_score", 0.0)) for r in results["images"]}
+    return coco, ranked, scores, float(results["threshold"])
+
+
+def animal_coco(results: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The frames a ``score`` results file calls ``animal``, with their kept boxes, as COCO
+    (absolute file names under ``root``, category 1; boxes thinner than MIN_BOX_SIDE dropped)."""
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for record in results["images"]:
@@ -136,10 +148,4 @@ def fused_pseudo_boxes(
                      "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0}
                 )  # fmt: skip
     boxed = {a["image_id"] for a in annotations}
-    coco = {"images": [i for i in images if i["id"] in boxed], "annotations": annotations}
-    ranked = sorted(
-        ((root / r["path"], float(r["probability"])) for r in results["images"]),
-        key=lambda item: item[1],
-    )
-    scores = {str(root / r["path"]): float(r.get("animal_score", 0.0)) for r in results["images"]}
-    return coco, ranked, scores, float(results["threshold"])
+    return {"images": [i for i in images if i["id"] in boxed], "annotations": annotations}

@@ -91,11 +91,11 @@ def self_train(
     epochs: int,
     min_score: float,
     work: Path,
-) -> tuple[dict[str, float], Path] | None:
+) -> tuple[dict[str, float], Path, dict[str, Any]] | None:
     """Up to ``rounds`` rounds of re-boxing the ``reboxable`` images of ``train_coco`` with the
     detector (``config_path`` + ``checkpoint``) and fine-tuning it on them; the last round's
-    validation metrics (with ``refine_<round>_reboxed_images``) and checkpoint, or None when no
-    round ran."""
+    validation metrics (with ``refine_<round>_reboxed_images``), checkpoint and training set, or
+    None when no round ran."""
     outcome = None
     for index in range(1, rounds + 1 if reboxable else 1):
         detector = Detector(config_path, checkpoint, version=f"refine-{index}")
@@ -106,5 +106,5 @@ def self_train(
         refined = refine_config(cfg, str(checkpoint), epochs, len(train_coco["images"]))
         _, metrics, checkpoint = engine.train(refined, work / f"refine-{index}")
         metrics[f"refine_{index}_reboxed_images"] = float(reboxed)
-        outcome = metrics, checkpoint
+        outcome = metrics, checkpoint, train_coco
     return outcome

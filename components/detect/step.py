@@ -38,7 +38,14 @@ from nolabel.components.detect.predictor import (
 )
 from nolabel.components.detect.pseudo import change_pseudo_boxes, fused_pseudo_boxes
 from nolabel.components.detect.refine import loose_boxed, self_train
-from nolabel.components.detect.target import confident_empty, merge_coco, paste_objects, rank_frames
+from nolabel.components.detect.target import (
+    confident_empty,
+    merge_coco,
+    paste_objects,
+    rank_frames,
+    without_images,
+)
+from nolabel.components.detect.target_refine import target_self_train
 from nolabel.components.transfer.classifier import load_classifier
 
 
@@ -93,17 +100,6 @@ def from_target(params: DetectTrainParams, work: Path) -> tuple[list[Path], dict
         for path in empties
         if str(path) not in boxed and evidence.get(str(path), 0.0) < DEFAULT_BURST_GATE
     ], pseudo
-
-
-def without_images(coco: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-    """``coco`` less the images (and their boxes) that ``other`` already has."""
-    taken = {img["file_name"] for img in other["images"]}
-    images = [img for img in coco["images"] if img["file_name"] not in taken]
-    kept = {img["id"] for img in images}
-    return {
-        "images": images,
-        "annotations": [a for a in coco["annotations"] if a["image_id"] in kept],
-    }
 
 
 def run(params: DetectTrainParams) -> DetectTrainResult:
@@ -176,7 +172,16 @@ def run(params: DetectTrainParams) -> DetectTrainResult:
                 epochs=refine_epochs, min_score=params.refine_score, work=work,
             )  # fmt: skip
             if refined is not None:
-                metrics, checkpoint = refined
+                metrics, checkpoint, train_coco = refined
+            if params.target and params.target_rounds:
+                retrained = target_self_train(
+                    cfg, config_path, checkpoint, train_coco, target=params.target,
+                    classifier=params.classifier, bursts=params.bursts,
+                    burst_gap=params.burst_gap, rounds=params.target_rounds,
+                    epochs=refine_epochs, work=work,
+                )  # fmt: skip
+                if retrained is not None:
+                    metrics, checkpoint = {**metrics, **retrained[0]}, retrained[1]
             if gt is not None and gt_path is not None:
                 metrics.update(score_against(cfg, checkpoint, gt, gt_path, work / "gt"))
             tracking.log_metrics(metrics)

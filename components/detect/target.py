@@ -189,3 +189,15 @@ def merge_coco(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         for ann in extra["annotations"]
     ]
     return {**base, "images": images, "annotations": annotations}
+
+
+def without_images(coco: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """``coco`` less the images (and their boxes) that ``other`` already has."""
+    taken = {img["file_name"] for img in other["images"]}
+    images = [img for img in coco["images"] if img["file_name"] not in taken]
+    kept = {img["id"] for img in images}
+    return {
+        **coco,
+        "images": images,
+        "annotations": [a for a in coco["annotations"] if a["image_id"] in kept],
+    }

@@ -12,6 +12,9 @@ from nolabel.components.common.settings import get_settings
 from nolabel.components.detect import step
 from nolabel.components.detect.contract import DetectTrainParams
 from nolabel.components.detect.pseudo import fused_pseudo_boxes
+from nolabel.components.detect.target_refine import model_dir
+from tests.detect.conftest import nolabel_home
+from tests.detect.shapes import make_dataset
 from tests.proposals.tiny_graphs import install_blob_proposer
 
 BLOB = 24  # pixels: a white "animal" on a dark, noisy scene
@@ -122,3 +125,31 @@ def test_both_takes_change_boxes_where_a_burst_moves_and_fused_boxes_elsewhere(
     assert walk == [[18, 38, 28, 28]]  # the change box, not the fused ones too
     assert len({a["id"] for a in pseudo["annotations"]}) == len(pseudo["annotations"])
     assert "SEQ1_01.jpg" not in {p.name for p in negatives}
+
+
+def test_model_dir_holds_what_score_loads(tmp_path: Path):
+    from nolabel.components.detect.predictor import find_model_files
+
+    (tmp_path / "detector.py").write_text("model = {}\n")
+    (tmp_path / "epoch_1.pth").write_bytes(b"weights")
+    folder = model_dir(tmp_path / "detector.py", tmp_path / "epoch_1.pth", tmp_path / "m")
+    config, checkpoint = find_model_files(folder)
+    assert config.read_text() == "model = {}\n" and checkpoint.read_bytes() == b"weights"
+
+
+@pytest.mark.slow
+def test_detect_train_pseudo_boxes_the_target_with_itself_and_fine_tunes(
+    blob_card: Path, blob_classifier: Path, tmp_path: Path
+):
+    """The whole step on a card: round 1 learns from the detector-free pseudo-boxes, then the
+    detector scores the card as `score` does and is fine-tuned on the frames called animal."""
+    boxes, _ = make_dataset(tmp_path / "lime", 10, size=64, seed=1)
+    params = DetectTrainParams(
+        boxes=str(boxes), epochs=1, image_size=64, batch_size=4, overlays=0,
+        register_model=False, target=str(blob_card), classifier=str(blob_classifier),
+        bursts="name", refine_rounds=0,
+    )  # fmt: skip
+    with nolabel_home(tmp_path / "home"):
+        result = step.run(params)
+    assert result.pseudo_boxed_images == 5  # detector-free: the walking burst and the single one
+    assert result.metrics["target_1_pseudo_boxed_images"] >= 1

@@ -91,7 +91,7 @@ def test_detect_train_learns_from_the_pseudo_boxed_target_frames(tmp_path, monke
             DetectTrainParams(
                 boxes=str(boxes), epochs=1, image_size=64, batch_size=4, overlays=0,
                 register_model=False, target=str(card), classifier="c",
-                target_empty_share=0.5, target_boxes="change",
+                target_empty_share=0.5, target_boxes="change", target_rounds=0,
             )
         )  # fmt: skip
     assert result.pseudo_boxed_images == 4  # the walking burst
