@@ -94,6 +94,9 @@ browser:
 # only, and the fetched proposal weights (`make weights`), which the runtime images carry.
 docker-local:
 	mkdir -p docker/local/certs docker/local/wheels docker/local/weights
+	# The versions this machine's venv resolved (and was tested with) pin the images' too.
+	-$(PIP) freeze --exclude-editable 2>/dev/null | grep -v -e ' @ ' -e '^nolabel==' \
+	  > docker/local/constraints.txt; true
 	-cp -f /usr/local/share/ca-certificates/*.crt docker/local/certs/ 2>/dev/null
 	-cp -f $(NOLABEL_WEIGHTS_DIR)/*.onnx $(NOLABEL_WEIGHTS_DIR)/*.json docker/local/weights/ 2>/dev/null
 	-for dir in $(PIP_WHEEL_DIRS); do cp -f $$dir/torch-*.whl $$dir/mmcv-*.whl docker/local/wheels/ 2>/dev/null; done; true

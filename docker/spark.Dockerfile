@@ -38,8 +38,13 @@ WORKDIR /src
 # The dependencies first, read from pyproject.toml alone: this layer and the runtime's copy of the
 # venv stay cached until pyproject.toml changes; a code change rebuilds only the project's wheel.
 COPY pyproject.toml docker/project_requirements.py ./
+# docker/local/constraints.txt (`make docker-local`): the versions the build machine's venv
+# resolved, so the image runs what the tests ran (an MLflow database of a newer MLflow
+# is unreadable to an older one); absent, the newest versions the ranges allow.
 RUN python project_requirements.py pyproject.toml > requirements.txt \
-    && pip install -r requirements.txt && pip check
+    && constraints=/dev/null \
+    && if [ -s /opt/local/constraints.txt ]; then constraints=/opt/local/constraints.txt; fi \
+    && pip install -r requirements.txt -c "$constraints" && pip check
 
 # ---- project: the project's own wheel (non-editable; no dependencies: the venv has them) -------
 FROM builder AS project

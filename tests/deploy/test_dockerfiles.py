@@ -179,6 +179,8 @@ def test_dependencies_install_before_the_code_arrives(image: str) -> None:
     assert "pyproject.toml docker/project_requirements.py ./" in builder.all("COPY")
     assert not any("components" in args for args in builder.all("COPY"))
     assert "pip install -r requirements.txt" in " ".join(builder.all("RUN"))
+    # The build machine's resolved versions pin the image's (make docker-local writes them).
+    assert "constraints=/opt/local/constraints.txt" in " ".join(builder.all("RUN"))
     assert "components ./components" in project.all("COPY")
     assert "--no-deps" in " ".join(project.all("RUN"))
     installs = [
@@ -192,7 +194,9 @@ def test_dependencies_install_before_the_code_arrives(image: str) -> None:
         assert "--no-deps --no-index" in run
     # The venv is checked where the dependencies land (before serve's headless-opencv swap,
     # which pip check would flag: mmcv names opencv-python).
-    assert "pip install -r requirements.txt && pip check" in " ".join(builder.all("RUN"))
+    assert 'pip install -r requirements.txt -c "$constraints" && pip check' in " ".join(
+        builder.all("RUN")
+    )
 
 
 def test_project_requirements_reads_dependencies_and_extras(tmp_path: Path) -> None:
