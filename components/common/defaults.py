@@ -10,6 +10,7 @@ DEFAULT_MIN_SCORE = 0.3  # a reported box's fused score reaches this
 DEFAULT_FRAME_GATE = 0.9  # a frame alone is an animal frame when its best box reaches this
 DEFAULT_BURST_GATE = 0.5  # ... or this, when its burst is an animal burst (policy.py)
 DEFAULT_BURST_VIEWS = 4  # ... or when this many of its frames reach the burst gate (0: never)
+DEFAULT_EQUALIZE_INFRARED = True  # a lone grey (infrared) frame's local contrast equalized (CLAHE)
 DEFAULT_PROPOSER = "centernet-mobilenetv3-512-coco"  # COCO detector proposing animals
 DEFAULT_PROPOSER_SIDE = 640  # its input's long side, pixels
 DEFAULT_TILES = 0  # tiles a side on top of the whole frame (0: the whole frame only)

@@ -11,6 +11,7 @@ from nolabel.components.common.defaults import (
     DEFAULT_BURST_GAP,
     DEFAULT_BURST_GATE,
     DEFAULT_BURST_VIEWS,
+    DEFAULT_EQUALIZE_INFRARED,
     DEFAULT_FRAME_GATE,
     DEFAULT_LABEL,
     DEFAULT_MIN_SCORE,
@@ -188,6 +189,11 @@ class ScoreParams(Contract):
         ge=0,
         le=6,
         description="Also propose on N×N overlapping tiles (small, far animals; N ≥ 2).",
+    )
+    equalize_infrared: bool = Field(
+        DEFAULT_EQUALIZE_INFRARED,
+        description="Equalize the local contrast (CLAHE) of a grey, infrared frame that stands "
+        "alone (a burst of one) before the detector and the proposer see it.",
     )
     burst_change: bool = Field(
         True, description="Candidates from what changes within each burst (3+ frames)."

@@ -4,8 +4,11 @@ For a batch of frames: the classifier's probability of the whole frame; the Fast
 boxes; the animal proposals of a COCO-pretrained detector (``person`` and ``vehicle`` kept
 apart); and, for a frame of a burst, the regions that changed within it. The classifier then
 judges a square crop around each of the strongest candidates of every source
-(``crop_probability``): a crop makes it look at the animal, not at the scene. Boxes are in the
-frame's full pixels. :mod:`nolabel.components.detect.fusion` turns this into one box per animal.
+(``crop_probability``): a crop makes it look at the animal, not at the scene. The finders (the
+Faster R-CNN and the proposer) may see another version of a frame (``views``: a lone infrared
+frame equalized, :mod:`nolabel.components.common.contrast`); the classifier judges the frame and
+its crops as taken, as it learnt them. Boxes are in the frame's full pixels.
+:mod:`nolabel.components.detect.fusion` turns this into one box per animal.
 """
 
 from __future__ import annotations
@@ -71,10 +74,17 @@ def analyse(
     models: FrameModels,
     box_floor: float,
     changes: list[list[Any]] | None = None,
+    views: list[np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """One raw record a frame (``probability``, ``raw_boxes``, ``proposals``, ``others``,
-    ``change_boxes``); ``changes``: each frame's :class:`ChangeBox` list (full pixels)."""
+    ``change_boxes``); ``changes``: each frame's :class:`ChangeBox` list (full pixels);
+    ``views``: what the finders see of each frame (same shape; default the frames)."""
     classifier, detector, proposer = models.classifier, models.detector, models.proposer
+    views = arrays if views is None else views
+    if len(views) != len(arrays) or any(
+        view.shape != array.shape for view, array in zip(views, arrays, strict=True)
+    ):
+        raise ValueError("what the finders see must match the frames, one for one, in shape")
     records: list[dict[str, Any]] = [{} for _ in arrays]
     crops: list[tuple[list[dict], np.ndarray]] = []
     seen: dict[int, list[tuple[np.ndarray, list[dict]]]] = {}  # per frame: box, its items
@@ -100,7 +110,7 @@ def analyse(
             record["positive"] = bool(p >= classifier.threshold)
     if detector is not None:
         for record, array, size, found in zip(
-            records, arrays, sizes, detector.predict(arrays), strict=True
+            records, arrays, sizes, detector.predict(views), strict=True
         ):
             keep = found["scores"] >= box_floor
             full = to_full_pixels(found["boxes"][keep], array, size)
@@ -115,8 +125,8 @@ def analyse(
             for item, bbox in pairs[:CROPS_PER_SOURCE]:
                 judge(item, array, bbox)
     if proposer is not None:
-        for record, array, size in zip(records, arrays, sizes, strict=True):
-            _propose(record, array, size, proposer, judge)
+        for record, array, view, size in zip(records, arrays, views, sizes, strict=True):
+            _propose(record, array, view, size, proposer, judge)
     for index, (record, array, size) in enumerate(zip(records, arrays, sizes, strict=True)):
         if changes is None:
             continue
@@ -135,8 +145,8 @@ def analyse(
     return records
 
 
-def _propose(record: dict, array: np.ndarray, size, proposer, judge) -> None:
-    found = proposer.propose(array)
+def _propose(record: dict, array: np.ndarray, view: np.ndarray, size, proposer, judge) -> None:
+    found = proposer.propose(view)
     full = to_full_pixels(found.boxes, array, size)
     record["proposals"], record["others"] = [], []
     for bbox, array_box, score, coco, group in zip(

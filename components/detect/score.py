@@ -6,6 +6,7 @@ the crops (``nolabel.components.detect.evidence``). Raw records are appended to
 ``<out>.partial.jsonl`` as each batch finishes, so an interrupted run (a full SD card, a power
 cut) resumes where it stopped; the final ``--out`` JSON, written atomically at the end, applies
 the policy of ``nolabel.components.detect.policy`` (fused boxes, verdicts, bursts as units).
+The finders see a grey (infrared) frame standing alone equalized (``common.contrast``).
 Frames are read as the scan saw them (``score_frames``: a frame since swapped for a FIFO or a
 link out is a failure), the partial log is checked as it is read back (``score_partial``), and
 ``--out`` is replaced only after its exports are written.
@@ -17,11 +18,12 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from nolabel.components.common.change import MIN_FRAMES
+from nolabel.components.common.contrast import equalize_infrared
 from nolabel.components.common.errors import InputError
 from nolabel.components.common.files import write_text_atomic
 from nolabel.components.common.images import models_side
@@ -45,11 +47,11 @@ MAX_CHANGE_FRAMES = 60  # a larger group (a whole folder, say) is no camera burs
 def _score_batch(batch, models: FrameModels, box_floor: float) -> list[dict[str, Any]]:
     arrays = [decoded.array for _, decoded, _ in batch]
     sizes = [decoded.size for _, decoded, _ in batch]
+    seen = [d.array if d.seen is None else d.seen for _, d, _ in batch]
     changes = [change for _, _, change in batch]
     with_change = any(change is not None for change in changes)
-    raw = analyse(
-        arrays, sizes, models, box_floor, [c or [] for c in changes] if with_change else None
-    )
+    changed = [c or [] for c in changes] if with_change else None
+    raw = analyse(arrays, sizes, models, box_floor, changed, views=seen)
     records = []
     for (rel, decoded, change), found in zip(batch, raw, strict=True):
         if change is None:  # no burst change ran on it, whatever else is in the batch
@@ -163,6 +165,8 @@ def score_bursts(
                     write({"path": rel, "error": loaded[0], "message": loaded[1]})
                     bar.update(1)
                     continue
+                if params.equalize_infrared and len(burst) == 1:
+                    loaded = replace(loaded, seen=equalize_infrared(loaded.array))
                 batch.append((rel, loaded, changes.get(path) if changes else None))
                 if len(batch) >= params.batch_size:
                     flush()

@@ -27,10 +27,12 @@ SNIFF_BYTES = 16
 
 @dataclass
 class Decoded:
-    """An image's pixels (a large JPEG decoded reduced) and its full (width, height)."""
+    """An image's pixels (a large JPEG decoded reduced) and its full (width, height); ``seen``:
+    what the finders see instead (a lone infrared frame equalized), None: the pixels."""
 
     array: np.ndarray
     size: tuple[int, int]
+    seen: np.ndarray | None = None
 
 
 def frame_location(root: Path, path: Path) -> Path:

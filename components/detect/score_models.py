@@ -44,4 +44,5 @@ def model_identity(models: FrameModels, params: ScoreParams) -> dict[str, Any]:
         "proposer": models.proposer.identity if models.proposer else None,
         "box_floor": str(min(params.min_score, RAW_BOX_FLOOR)),
         "burst_change": params.burst_change,
+        "equalize_infrared": params.equalize_infrared,
     }

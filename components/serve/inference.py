@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from nolabel.components.common.contrast import equalize_infrared
+from nolabel.components.common.defaults import DEFAULT_EQUALIZE_INFRARED
 from nolabel.components.detect.evidence import FrameModels, analyse
 from nolabel.components.detect.policy import judge_frame
 from nolabel.components.lime.explain import LimeParams, explain_image
@@ -46,8 +48,11 @@ def classify(loaded: LoadedModel, arrays: list[np.ndarray], metrics: ServeMetric
     return np.clip(np.nan_to_num(probabilities, nan=0.0), 0.0, 1.0)
 
 
-def judge_images(models: ModelSet, images, metrics: ServeMetrics) -> list[dict[str, Any]]:
-    """Raw records (probability, detector boxes, proposals, crops judged) of decoded images."""
+def judge_images(
+    models: ModelSet, images, metrics: ServeMetrics, equalize: bool = DEFAULT_EQUALIZE_INFRARED
+) -> list[dict[str, Any]]:
+    """Raw records (probability, detector boxes, proposals, crops judged) of decoded images;
+    ``equalize``: the finders see grey (infrared) images with their local contrast equalized."""
     started = time.perf_counter()
     frame_models = FrameModels(
         models.classifier.model,
@@ -55,8 +60,9 @@ def judge_images(models: ModelSet, images, metrics: ServeMetrics) -> list[dict[s
         models.proposer.model if models.proposer else None,
     )
     arrays = [image.array for image in images]
+    seen = [equalize_infrared(a) for a in arrays] if equalize else arrays  # each stands alone
     sizes = [(image.width, image.height) for image in images]
-    records = analyse(arrays, sizes, frame_models, box_floor=0.05)
+    records = analyse(arrays, sizes, frame_models, box_floor=0.05, views=seen)
     metrics.inference.labels("predict").observe(time.perf_counter() - started)
     return records
 

@@ -79,8 +79,9 @@ async def _predictions(
     models = models_or_503(request, *_needed_kinds(request))
     images = await decoded(request, field, limit, needed_side(models, with_detector=True))
     records = await in_thread(
-        request, inference.judge_images, models, images, request.app.state.metrics
-    )
+        request, inference.judge_images, models, images, request.app.state.metrics,
+        request.app.state.serve_settings.equalize_infrared,
+    )  # fmt: skip
     threshold = float(models.classifier.model.threshold)
     label = inference.box_label(models.detector.model)
     predictions = [

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nolabel.components.common.defaults import (
+    DEFAULT_EQUALIZE_INFRARED,
     DEFAULT_PROPOSER,
     DEFAULT_PROPOSER_SIDE,
     DEFAULT_TILES,
@@ -45,6 +46,11 @@ class ServeSettings(BaseSettings):
         DEFAULT_PROPOSER_SIDE, ge=64, le=4096, description="Its input's long side, pixels."
     )
     tiles: int = Field(DEFAULT_TILES, ge=0, le=6, description="N×N tiles for small animals.")
+    equalize_infrared: bool = Field(
+        DEFAULT_EQUALIZE_INFRARED,
+        description="Equalize the local contrast (CLAHE) of grey, infrared images before the "
+        "detector and the proposer see them (each stands alone, as a lone frame of `score`).",
+    )
     max_batch_images: int = Field(16, ge=1, description="Most images in one batch request.")
     explain_default_samples: int = Field(150, ge=10, description="LIME samples by default.")
     explain_max_samples: int = Field(1000, ge=10, description="Upper bound on LIME samples.")
