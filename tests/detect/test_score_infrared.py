@@ -11,30 +11,7 @@ from nolabel.components.detect.contract import ScoreParams
 from nolabel.components.detect.evidence import FrameModels, analyse
 from nolabel.components.detect.frame_source import open_frames
 from nolabel.components.detect.score import score_bursts
-
-
-class SeeingClassifier:
-    """A classifier stand-in that keeps the spread of grey levels of each frame it is shown."""
-
-    threshold = 0.5
-
-    def __init__(self):
-        self.spreads = []
-
-    def predict_proba(self, arrays):
-        self.spreads.extend(int(np.ptp(array)) for array in arrays)
-        return np.full(len(arrays), 0.7)
-
-
-class SeeingDetector:
-    """A detector stand-in that keeps the spread of grey levels of each frame it is shown."""
-
-    def __init__(self):
-        self.spreads = []
-
-    def predict(self, arrays):
-        self.spreads.extend(int(np.ptp(array)) for array in arrays)
-        return [{"boxes": np.zeros((0, 4)), "scores": np.zeros(0)} for _ in arrays]
+from tests.seeing_models import SeeingModel
 
 
 def foggy(path, seed: int) -> None:
@@ -51,7 +28,7 @@ def test_only_the_lone_grey_frame_is_equalized_and_only_for_the_finders(tmp_path
     for index, name in enumerate(names):
         foggy(card / name, index)
     lone, first, second = (card / name for name in names)
-    classifier, detector = SeeingClassifier(), SeeingDetector()
+    classifier, detector = SeeingModel(), SeeingModel()
     params = ScoreParams(
         images=str(card), out=str(tmp_path / "out.json"), burst_change=False,
         equalize_infrared=equalize, batch_size=1,

@@ -12,28 +12,12 @@ from nolabel.components.serve.inference import judge_images
 from nolabel.components.serve.metrics import create_metrics
 from nolabel.components.serve.models import LoadedModel, ModelSet
 from nolabel.components.serve.settings import ServeSettings
-
-
-class Seeing:
-    """A classifier and detector stand-in keeping the spread of grey levels it was shown."""
-
-    threshold = 0.5
-
-    def __init__(self):
-        self.spreads = []
-
-    def predict_proba(self, arrays):
-        self.spreads.extend(int(np.ptp(array)) for array in arrays)
-        return np.full(len(arrays), 0.7)
-
-    def predict(self, arrays):
-        self.spreads.extend(int(np.ptp(array)) for array in arrays)
-        return [{"boxes": np.zeros((0, 4)), "scores": np.zeros(0)} for _ in arrays]
+from tests.seeing_models import SeeingModel
 
 
 @pytest.mark.parametrize("equalize", [True, False])
 def test_a_grey_image_is_equalized_for_the_detector_unless_turned_off(equalize):
-    classifier, detector = Seeing(), Seeing()
+    classifier, detector = SeeingModel(), SeeingModel()
     models = ModelSet(
         classifier=LoadedModel("classifier", classifier, "c", "1", "models:/c/1", 0.0),
         detector=LoadedModel("detector", detector, "d", "1", "models:/d/1", 0.0),
