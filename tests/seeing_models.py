@@ -10,6 +10,7 @@ class SeeingModel:
     ``spreads``: max − min grey level of every frame it was shown, in order."""
 
     threshold = 0.5
+    name, version = "seeing", "1"
 
     def __init__(self):
         self.spreads: list[int] = []

@@ -3,12 +3,12 @@
 The web photos teach the detector what the object looks like, but not how it looks on the
 user's cameras: small, far, at night, cut off. Two ways to box the ``--target`` frames:
 
-- ``fused`` (default): the frames are scored as ``nolabel score`` scores them, without a
-  detector: the COCO detector's animal proposals and, within bursts, the regions that changed,
-  each judged by the classifier on its crop and fused one box per animal
-  (:mod:`nolabel.components.detect.policy`). Every frame the policy calls ``animal`` (its best box
-  reaches the frame gate, or the burst gate within an animal burst) is pseudo-boxed with its
-  kept boxes: single photos too, not only bursts.
+- ``fused`` (default): the frames are scored as ``nolabel score`` scores them, without a detector
+  and as taken (a lone infrared frame is not equalized): the COCO detector's animal proposals and,
+  within bursts, the regions that changed, each judged by the classifier on its crop and fused one
+  box per animal (:mod:`nolabel.components.detect.policy`). Every frame the policy calls
+  ``animal`` (its best box reaches the frame gate, or the burst gate within an animal burst) is
+  pseudo-boxed with its kept boxes: single photos too, not only bursts.
 - ``change``: only what moves within a burst the classifier calls positive
   (:mod:`nolabel.components.common.change`): a burst counts if the classifier's burst
   probability reaches its threshold; a frame of it whose strongest change scores at least
@@ -33,6 +33,10 @@ from nolabel.components.detect.score import run_score
 
 RELATIVE_CUT = 0.5  # a second region must change at least half as much as the strongest
 MIN_BOX_SIDE = 8.0  # pixels
+# Pseudo-boxes come from the frames as taken: equalized night noise (``score
+# --equalize-infrared``) makes confident false boxes, and a detector trained on them boxes empty
+# frames. ``score`` still shows the trained detector a lone infrared frame equalized.
+EQUALIZE_INFRARED_FOR_PSEUDO_BOXES = False
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
@@ -115,6 +119,7 @@ def fused_pseudo_boxes(
         ScoreParams(
             images=str(root), out=str(out), classifier=classifier, use_detector=False,
             bursts=bursts, burst_gap=burst_gap, resume=False,
+            equalize_infrared=EQUALIZE_INFRARED_FOR_PSEUDO_BOXES,
         )
     )  # fmt: skip
     results = json.loads(out.read_text(encoding="utf-8"))

@@ -1,14 +1,14 @@
 """Self-training on the user's frames: the trained detector boxes the ``--target`` frames.
 
-Before training, the ``--target`` frames are pseudo-boxed without a detector (the COCO
-detector's proposals and the bursts' changed regions, judged by the classifier on their crops:
+Before training, the ``--target`` frames are pseudo-boxed without a detector (the COCO detector's
+proposals and the bursts' changed regions, judged by the classifier on their crops:
 :mod:`nolabel.components.detect.pseudo`). Alone, with no burst to show what moved, a night frame
-is seldom sure enough to be boxed that way. Once trained, the detector adds its own evidence:
-each round scores the frames exactly as ``nolabel score`` would (classifier, this detector,
-proposals, bursts) and every frame the policy then calls ``animal`` is pseudo-boxed with its
-kept boxes (and is a negative no more); frames boxed before and not called ``animal`` now keep
-their boxes. The detector is then fine-tuned from its weights on the enlarged set, as
-transductive self-training does. No human label is used.
+is seldom sure enough to be boxed that way. Once trained, the detector adds its own evidence: each
+round scores the frames as ``nolabel score`` would (classifier, this detector, proposals, bursts;
+the frames as taken: a lone infrared frame is not equalized) and every frame the policy then calls
+``animal`` is pseudo-boxed with its kept boxes (and is a negative no more); frames boxed before
+and not called ``animal`` now keep their boxes. The detector is then fine-tuned from its weights
+on the enlarged set, as transductive self-training does. No human label is used.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from nolabel.components.detect import engine
 from nolabel.components.detect.config import set_data
 from nolabel.components.detect.contract import ScoreParams
 from nolabel.components.detect.predictor import CHECKPOINT_FILE, CONFIG_FILE
-from nolabel.components.detect.pseudo import animal_coco
+from nolabel.components.detect.pseudo import EQUALIZE_INFRARED_FOR_PSEUDO_BOXES, animal_coco
 from nolabel.components.detect.refine import refine_config
 from nolabel.components.detect.score import run_score
 from nolabel.components.detect.target import merge_coco, without_images
@@ -46,6 +46,7 @@ def target_animals(
         ScoreParams(
             images=str(root), out=str(out), classifier=classifier, detector=str(detector_dir),
             bursts=bursts, burst_gap=burst_gap, resume=False,
+            equalize_infrared=EQUALIZE_INFRARED_FOR_PSEUDO_BOXES,
         )
     )  # fmt: skip
     return animal_coco(json.loads(out.read_text(encoding="utf-8")), root)
