@@ -33,9 +33,9 @@ from nolabel.components.detect.score import run_score
 
 RELATIVE_CUT = 0.5  # a second region must change at least half as much as the strongest
 MIN_BOX_SIDE = 8.0  # pixels
-# Pseudo-boxes come from the frames as taken: equalized night noise (``score
-# --equalize-infrared``) makes confident false boxes, and a detector trained on them boxes empty
-# frames. ``score`` still shows the trained detector a lone infrared frame equalized.
+# Pseudo-boxes come from the frames as taken: drawn from lone infrared frames equalized (``score
+# --equalize-infrared``), they led the retrained detector to box an empty frame on camtrap-dev
+# (detect README). ``score`` still shows the trained detector a lone infrared frame equalized.
 EQUALIZE_INFRARED_FOR_PSEUDO_BOXES = False
 
 
